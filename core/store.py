@@ -1,0 +1,213 @@
+"""The one DuckDB file behind segplan: where it is, its schema and migrations, and how to write.
+
+All execution goes through a `Store`: it owns the process's connection, hands each thread its
+own cursor, serialises writes, and makes every write one transaction so that a load that
+fails half way leaves the file as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from core.errors import SegplanError
+from core.model import TABLES
+
+DEFAULT_DB_PATH = Path("data/segplan.duckdb")
+DB_ENV_VAR = "SEGPLAN_DB"
+
+#: Columns every data-model table carries besides its own: which ingest run wrote the row,
+#: and the row's number in its source file (for tracing any figure back to its input).
+LINEAGE_COLUMNS = (("run_id", "BIGINT"), ("source_row", "BIGINT"))
+
+#: System tables; with the data-model tables, the only identifiers `quote_ident` accepts.
+SYSTEM_TABLES = ("meta", "ingest_runs", "ingest_rejects", "source_mappings")
+
+
+def resolve_db_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The database file: ``--db PATH`` when given, else ``$SEGPLAN_DB``, else data/segplan.duckdb."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get(DB_ENV_VAR):
+        return Path(os.environ[DB_ENV_VAR])
+    return DEFAULT_DB_PATH
+
+
+def _known_identifiers() -> frozenset[str]:
+    names: set[str] = set(SYSTEM_TABLES) | set(TABLES)
+    for spec in TABLES.values():
+        names.update(spec.column_names)
+    names.update(name for name, _ in LINEAGE_COLUMNS)
+    return frozenset(names)
+
+
+_IDENTIFIERS = _known_identifiers()
+
+
+def quote_ident(name: str, allowed: frozenset[str] | set[str] | None = None) -> str:
+    """Quote a table or column name for SQL, accepting only known names.
+
+    Values are always bound as parameters; identifiers cannot be, so they pass through here.
+    ``allowed`` widens the whitelist for a caller's own derived names (feature columns).
+    """
+    if name not in _IDENTIFIERS and not (allowed and name in allowed):
+        raise SegplanError(f"unknown column or table name {name!r}")
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _table_ddl(table: str) -> str:
+    spec = TABLES[table]
+    cols = [f"{quote_ident(c.name)} {c.sql_type}" for c in spec.columns]
+    cols += [f"{quote_ident(n)} {t}" for n, t in LINEAGE_COLUMNS]
+    return f"CREATE TABLE {quote_ident(table)} ({', '.join(cols)})"
+
+
+def _migration_1() -> list[str]:
+    statements = [
+        "CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
+        "CREATE SEQUENCE ingest_run_seq START 1",
+        """CREATE TABLE ingest_runs (
+            run_id BIGINT PRIMARY KEY,
+            table_name VARCHAR NOT NULL,
+            source_name VARCHAR NOT NULL,   -- file name as the user knows it
+            source_key VARCHAR,             -- what a remembered column mapping is keyed on
+            file_format VARCHAR,
+            mode VARCHAR NOT NULL,          -- append | replace
+            mapping VARCHAR,                -- JSON: source header -> data-model column
+            options VARCHAR,                -- JSON: ingest options used (allow_returns, ...)
+            rows_read BIGINT NOT NULL,
+            rows_loaded BIGINT NOT NULL,
+            rows_rejected BIGINT NOT NULL,
+            status VARCHAR NOT NULL,
+            message VARCHAR,
+            user_name VARCHAR,
+            started_at TIMESTAMP NOT NULL,
+            finished_at TIMESTAMP
+        )""",
+        """CREATE TABLE ingest_rejects (
+            run_id BIGINT NOT NULL,
+            source_name VARCHAR NOT NULL,
+            row_number BIGINT,              -- line in the file as an editor shows it (header = 1)
+            column_name VARCHAR,
+            value VARCHAR,
+            reason VARCHAR NOT NULL
+        )""",
+        """CREATE TABLE source_mappings (
+            source_key VARCHAR NOT NULL,
+            table_name VARCHAR NOT NULL,
+            mapping VARCHAR NOT NULL,       -- JSON: source header -> data-model column
+            updated_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (source_key, table_name)
+        )""",
+    ]
+    statements += [_table_ddl(t) for t in TABLES]
+    return statements
+
+
+#: Schema migrations, in order; the file records the last one applied in meta.schema_version.
+MIGRATIONS: tuple[tuple[int, list[str]], ...] = ((1, _migration_1()),)
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+class Store:
+    """The database file, opened once per process.
+
+    Reads use `cursor()` (one per thread); writes use `transaction()`, which serialises them
+    and commits all or nothing.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, read_only: bool = False) -> None:
+        self.path = resolve_db_path(path)
+        self.read_only = read_only
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        elif not self.path.exists():
+            raise SegplanError(f"database {self.path} does not exist", hint="run `segplan init` first")
+        try:
+            self._con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.IOException as exc:
+            raise SegplanError(
+                f"cannot open database {self.path}: {str(exc).splitlines()[0]}",
+                hint="another process may hold it open for writing; close it or wait",
+            ) from exc
+        self._local = threading.local()
+        self._write_lock = threading.RLock()
+        if not read_only:
+            self.migrate()
+
+    # -- connections ---------------------------------------------------------------------
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """This thread's cursor on the file (DuckDB connections are not shared across threads)."""
+        cur = getattr(self._local, "cursor", None)
+        if cur is None:
+            cur = self._con.cursor()
+            self._local.cursor = cur
+        return cur
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One write, all or nothing: commits on success, rolls back on any exception."""
+        if self.read_only:
+            raise SegplanError(f"database {self.path} is open read-only")
+        with self._write_lock:
+            cur = self._con.cursor()
+            cur.begin()
+            try:
+                yield cur
+            except BaseException:
+                cur.rollback()
+                raise
+            else:
+                cur.commit()
+            finally:
+                cur.close()
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- schema --------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        cur = self.cursor()
+        exists = cur.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
+        ).fetchone()[0]
+        if not exists:
+            return 0
+        row = cur.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        return int(row[0]) if row else 0
+
+    def migrate(self) -> int:
+        """Apply the migrations this file has not had yet, each in one transaction."""
+        current = self.schema_version()
+        if current > SCHEMA_VERSION:
+            raise SegplanError(
+                f"database {self.path} has schema version {current}, newer than this segplan ({SCHEMA_VERSION})",
+                hint="upgrade segplan",
+            )
+        for version, statements in MIGRATIONS:
+            if version <= current:
+                continue
+            with self.transaction() as cur:
+                for sql in statements:
+                    cur.execute(sql)
+                cur.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(version)]
+                )
+        return SCHEMA_VERSION
+
+    # -- small helpers used by pages and CLI ------------------------------------------------
+    def table_counts(self) -> dict[str, int]:
+        """Rows per data-model table."""
+        cur = self.cursor()
+        return {t: cur.execute(f"SELECT count(*) FROM {quote_ident(t)}").fetchone()[0] for t in TABLES}
