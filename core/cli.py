@@ -1,0 +1,289 @@
+"""The `segplan` command line: the batch face of the same core the app uses.
+
+Each command is a thin wrapper over one core function. A problem the user can fix
+(`SegplanError`) prints one line on stderr and exits 1; heavy modules are imported inside
+commands so that `segplan --help` answers at once.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional, TypeVar
+
+import typer
+
+from core.errors import SegplanError
+
+if TYPE_CHECKING:
+    from core.store import Store
+
+app = typer.Typer(
+    name="segplan",
+    help="Supply-chain segmentation planner: ingest order history, compute features, classify.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+T = TypeVar("T")
+
+
+class Level(str, Enum):
+    product = "product"
+    customer = "customer"
+    customer_product = "customer_product"
+
+
+class Bucket(str, Enum):
+    week = "week"
+    month = "month"
+
+
+class Measure(str, Enum):
+    revenue = "revenue"
+    quantity = "quantity"
+    margin = "margin"
+    lines = "lines"
+
+
+class Mode(str, Enum):
+    append = "append"
+    replace = "replace"
+
+
+DbOption = Annotated[
+    Optional[Path],
+    typer.Option("--db", help="Database file (default: $SEGPLAN_DB, else data/segplan.duckdb).", show_default=False),
+]
+OutOption = Annotated[Path, typer.Option("--out", help="CSV file to write.")]
+LevelOption = Annotated[Level, typer.Option("--level", help="Item level.")]
+BucketOption = Annotated[Bucket, typer.Option("--bucket", help="Demand bucket.")]
+
+
+@app.callback()
+def main(ctx: typer.Context, db: DbOption = None) -> None:
+    """segplan: segment customers and products from order history."""
+    ctx.obj = {"db": db}
+
+
+def _db(ctx: typer.Context, db: Path | None) -> Path | None:
+    """A command's own --db wins over the global one given before the command."""
+    return db or (ctx.obj or {}).get("db")
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"segplan: error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+@contextmanager
+def _open_store(ctx: typer.Context, db: Path | None) -> Iterator[Store]:
+    from core.store import Store
+
+    with Store(_db(ctx, db)) as store:
+        yield store
+
+
+def _run(action: Callable[[], T]) -> T:
+    """Run a command body; a SegplanError becomes one line on stderr and exit status 1."""
+    try:
+        return action()
+    except SegplanError as exc:
+        _fail(str(exc))
+        raise  # unreachable: _fail exits
+
+
+def _write_csv(frame, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(out, index=False)
+
+
+def _parse_pairs(pairs: list[str] | None, option: str) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for pair in pairs or []:
+        source, sep, target = pair.partition("=")
+        if not sep or not source.strip() or not target.strip():
+            raise SegplanError(f"{option} {pair!r} is not of the form SRC=DST", hint=f"for example {option} InvoiceNo=order_id")
+        result[source.strip()] = target.strip()
+    return result
+
+
+def _parse_cutoffs(text: str, option: str) -> tuple[float, float]:
+    try:
+        first, second = (float(part) for part in text.split(","))
+    except ValueError:
+        raise SegplanError(f"{option} {text!r} is not two numbers separated by a comma", hint=f"for example {option} 0.8,0.95") from None
+    return first, second
+
+
+@app.command()
+def init(
+    ctx: typer.Context,
+    sample: Annotated[bool, typer.Option("--sample", help="Load the sample data set into the database.")] = False,
+    sample_dir: Annotated[Path, typer.Option("--sample-dir", help="Folder of the sample files.")] = Path("sample_data"),
+    db: DbOption = None,
+) -> None:
+    """Create (or migrate) the database; with --sample, load the sample distributor's data."""
+
+    def body() -> None:
+        with _open_store(ctx, db) as store:
+            if sample:
+                from core.sample import load_sample
+
+                for result in load_sample(store, sample_dir):
+                    typer.echo(f"{result.table}: {result.rows_loaded} rows loaded, {result.rows_rejected} rejected")
+            typer.echo(f"database ready: {store.path} (schema version {store.schema_version()})")
+
+    _run(body)
+
+
+@app.command()
+def sample(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the sample files to.")] = Path("sample_data"),
+    seed: Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives the same files.")] = 0,
+) -> None:
+    """Generate the deterministic sample data set (orders, customers, products, cost rates)."""
+
+    def body() -> None:
+        from core.sample import write_sample
+
+        for path in write_sample(out, seed=seed):
+            typer.echo(str(path))
+
+    _run(body)
+
+
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    table: Annotated[str, typer.Argument(help="orders, customers, products or cost_rates.")],
+    file: Annotated[Path, typer.Argument(help="CSV, Parquet or XLSX file.")],
+    map_: Annotated[
+        Optional[list[str]], typer.Option("--map", help="Map a source column to a data-model column: SRC=DST (repeatable).")
+    ] = None,
+    mode: Annotated[Mode, typer.Option("--mode", help="Append to the table or replace its contents.")] = Mode.append,
+    allow_returns: Annotated[bool, typer.Option("--allow-returns", help="Keep lines with negative quantity as returns.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print rows_read, rows_loaded, rows_rejected as JSON.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Load a file into a table; rejected rows are kept with file, row, column and reason."""
+
+    def body() -> None:
+        from core.ingest import ingest_file, read_headers, suggest_mapping
+        from core.model import table_spec
+
+        table_spec(table)  # unknown table: one clear line before the file is opened
+        overrides = _parse_pairs(map_, "--map")
+        with _open_store(ctx, db) as store:
+            mapping = None
+            if overrides:
+                headers = read_headers(file)
+                mapping = {src: dst for src, dst in suggest_mapping(table, headers, store, None).items()
+                           if dst not in overrides.values() and src not in overrides}
+                mapping.update(overrides)
+            result = ingest_file(store, table, file, mapping=mapping, mode=mode.value, allow_returns=allow_returns)
+        if as_json:
+            typer.echo(json.dumps(result.as_json()))
+        else:
+            typer.echo(
+                f"{result.table}: {result.rows_read} rows read, {result.rows_loaded} loaded, "
+                f"{result.rows_rejected} rejected (run {result.run_id})"
+            )
+            for reason, count in sorted(result.reject_reasons.items(), key=lambda kv: -kv[1]):
+                typer.echo(f"  {count:>8}  {reason}")
+
+    _run(body)
+
+
+@app.command()
+def rejects(
+    ctx: typer.Context,
+    run: Annotated[int, typer.Option("--run", help="Ingest run id (see `segplan runs`).")],
+    out: OutOption,
+    db: DbOption = None,
+) -> None:
+    """Write the rejected rows of one ingest run: file, row, column, value, reason."""
+
+    def body() -> None:
+        from core.ingest import rejects as run_rejects
+
+        with _open_store(ctx, db) as store:
+            frame = run_rejects(store, run)
+        _write_csv(frame, out)
+        typer.echo(f"{len(frame)} rejects written to {out}")
+
+    _run(body)
+
+
+@app.command()
+def features(
+    ctx: typer.Context,
+    out: OutOption,
+    level: LevelOption = Level.product,
+    bucket: BucketOption = Bucket.week,
+    db: DbOption = None,
+) -> None:
+    """Compute features per item of a level (key columns + features) into a CSV."""
+
+    def body() -> None:
+        from core.features import compute_features
+
+        with _open_store(ctx, db) as store:
+            frame = compute_features(store, level.value, bucket.value)
+        _write_csv(frame, out)
+        typer.echo(f"{len(frame)} {level.value} rows written to {out}")
+
+    _run(body)
+
+
+@app.command()
+def classify(
+    ctx: typer.Context,
+    out: OutOption,
+    level: LevelOption = Level.product,
+    measure: Annotated[Measure, typer.Option("--measure", help="Measure ABC ranks on.")] = Measure.revenue,
+    bucket: BucketOption = Bucket.week,
+    abc_cutoffs: Annotated[str, typer.Option("--abc-cutoffs", help="Cumulative-share cut-offs of A and B.")] = "0.8,0.95",
+    xyz_cutoffs: Annotated[str, typer.Option("--xyz-cutoffs", help="Coefficient-of-variation cut-offs of X and Y.")] = "0.5,1.0",
+    adi_cutoff: Annotated[float, typer.Option("--adi-cutoff", help="ADI cut-off of the demand pattern.")] = 1.32,
+    cv2_cutoff: Annotated[float, typer.Option("--cv2-cutoff", help="CV² cut-off of the demand pattern.")] = 0.49,
+    db: DbOption = None,
+) -> None:
+    """ABC, XYZ and demand-pattern class per item, with the values used, into a CSV."""
+
+    def body() -> None:
+        from core.classify import classify as classify_items
+
+        abc = _parse_cutoffs(abc_cutoffs, "--abc-cutoffs")
+        xyz = _parse_cutoffs(xyz_cutoffs, "--xyz-cutoffs")
+        with _open_store(ctx, db) as store:
+            frame = classify_items(store, level.value, measure.value, bucket.value, abc, xyz, adi_cutoff, cv2_cutoff)
+        _write_csv(frame, out)
+        typer.echo(f"{len(frame)} {level.value} rows written to {out}")
+
+    _run(body)
+
+
+@app.command()
+def runs(ctx: typer.Context, db: DbOption = None) -> None:
+    """List the ingest runs: id, table, file, mode, rows read / loaded / rejected."""
+
+    def body() -> None:
+        with _open_store(ctx, db) as store:
+            rows = store.cursor().execute(
+                "SELECT run_id, table_name, source_name, mode, rows_read, rows_loaded, rows_rejected, started_at "
+                "FROM ingest_runs ORDER BY run_id"
+            ).fetchall()
+        for run_id, table, source, mode, read, loaded, rejected, started in rows:
+            typer.echo(f"{run_id:>5}  {started:%Y-%m-%d %H:%M}  {table:<11} {mode:<8} {read:>9} read {loaded:>9} loaded {rejected:>7} rejected  {source}")
+
+    _run(body)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())
