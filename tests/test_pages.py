@@ -1,0 +1,82 @@
+"""Every page through AppTest, on an empty database and on a small loaded one.
+
+The app runs as in a browser (app.py with st.navigation); each test points SEGPLAN_DB at its
+own temporary file. A page that shows an exception fails here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.store import Store
+from page_data import fill_small_database
+
+APP = Path(__file__).resolve().parents[1] / "app.py"
+PAGES = ("pages/home.py", "pages/data.py", "pages/explore.py")
+
+
+@pytest.fixture
+def empty_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "empty.duckdb"
+    monkeypatch.setenv("SEGPLAN_DB", str(path))
+    return path
+
+
+@pytest.fixture
+def loaded_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "loaded.duckdb"
+    with Store(path) as store:
+        fill_small_database(store)
+    monkeypatch.setenv("SEGPLAN_DB", str(path))
+    return path
+
+
+def open_page(page: str) -> AppTest:
+    """The app as a user lands on it, then switched to ``page``."""
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    assert not at.exception, at.exception
+    if page != "pages/home.py":
+        at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def charts(at: AppTest) -> list:
+    return [*at.get("arrow_vega_lite_chart"), *at.get("plotly_chart")]
+
+
+def texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [i.value for i in at.info] + [c.value for c in at.caption]
+    parts += [s.value for s in at.success] + [e.value for e in at.error] + [w.value for w in at.warning]
+    return "\n".join(parts)
+
+
+# -- home.py ------------------------------------------------------------------------------
+def test_home_on_empty_database_asks_to_load_data(empty_db: Path):
+    at = open_page("pages/home.py")
+    assert at.title[0].value == "segplan"
+    assert [m.value for m in at.metric] == ["0", "0", "0", "0"]
+    assert "segplan init --sample" in texts(at)
+    assert str(empty_db.resolve()) in texts(at)
+    assert "No ingest runs yet" in texts(at)
+
+
+def test_home_on_loaded_database_shows_counts_and_next_step(loaded_db: Path):
+    at = open_page("pages/home.py")
+    counts = {m.label: m.value for m in at.metric}
+    assert counts == {"orders (rows)": "81", "customers (rows)": "4", "products (rows)": "6", "cost_rates (rows)": "0"}
+    assert "81 order lines are loaded" in texts(at)
+    assert len(at.get("page_link")) == 2
+
+
+def test_home_shows_an_unopenable_database_as_an_error_not_a_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    path = tmp_path / "newer.duckdb"
+    with Store(path) as store, store.transaction() as cur:
+        cur.execute("UPDATE meta SET value = '999' WHERE key = 'schema_version'")
+    monkeypatch.setenv("SEGPLAN_DB", str(path))
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    assert not at.exception
+    assert "newer than this segplan" in at.error[0].value
