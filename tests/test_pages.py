@@ -80,3 +80,31 @@ def test_home_shows_an_unopenable_database_as_an_error_not_a_traceback(tmp_path:
     at = AppTest.from_file(str(APP), default_timeout=60).run()
     assert not at.exception
     assert "newer than this segplan" in at.error[0].value
+
+
+# -- data.py ------------------------------------------------------------------------------
+def test_data_page_on_empty_database_invites_a_file(empty_db: Path):
+    at = open_page("pages/data.py")
+    assert at.title[0].value == "Data"
+    assert at.selectbox(key="data_table").options == ["orders", "customers", "products", "cost_rates"]
+    assert len(at.file_uploader) == 1
+    assert "Choose a file above" in texts(at)
+    assert "No ingest runs yet" in texts(at)
+    assert [t.label for t in at.tabs] == ["orders (0 rows)", "customers (0 rows)", "products (0 rows)", "cost_rates (0 rows)"]
+
+
+def test_data_page_previews_what_is_loaded(loaded_db: Path):
+    at = open_page("pages/data.py")
+    assert [t.label for t in at.tabs][:3] == ["orders (81 rows)", "customers (4 rows)", "products (6 rows)"]
+    previews = at.dataframe
+    assert len(previews) == 3  # orders, customers, products; cost_rates is empty
+    assert len(previews[0].value) == 20 and previews[0].value["order_id"].iloc[0] == "O1"
+    assert sorted(previews[1].value["customer_id"]) == ["C1", "C2", "C3", "C4"]
+
+
+# -- explore.py ---------------------------------------------------------------------------
+def test_explore_on_empty_database_says_what_to_do(empty_db: Path):
+    at = open_page("pages/explore.py")
+    assert "No orders loaded yet" in texts(at)
+    assert charts(at) == []
+    assert at.selectbox(key="level").value == "product"

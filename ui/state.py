@@ -7,8 +7,12 @@ changes the version) refreshes every page without clearing caches by hand.
 
 from __future__ import annotations
 
+import re
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import streamlit as st
@@ -18,6 +22,7 @@ from core.store import Store, resolve_db_path
 
 if TYPE_CHECKING:
     import pandas as pd
+    from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 #: Session-state keys and their first values; set once per session by the entry file.
 #: Cut-off defaults are the usual textbook ones (ABC 80/95 %, XYZ CV 0.5/1.0, SBC 1.32/0.49).
@@ -30,13 +35,10 @@ SESSION_DEFAULTS: dict[str, Any] = {
     "level": "product",
     "bucket": "week",
     "measure": "revenue",
-    "abc_a_pct": 80,
-    "abc_b_pct": 95,
-    "xyz_x": 0.5,
-    "xyz_y": 1.0,
+    "abc_pct": (80, 95),
+    "xyz_cv": (0.5, 1.0),
     "adi_cutoff": 1.32,
     "cv2_cutoff": 0.49,
-    "hist_feature": None,
     "hist_log": False,
 }
 
@@ -136,3 +138,43 @@ def classified(
         str(store.path), data_version(store), level, measure, bucket,
         tuple(abc_cutoffs), tuple(xyz_cutoffs), float(adi_cutoff), float(cv2_cutoff),
     )
+
+
+# -- uploads ------------------------------------------------------------------------------
+UPLOAD_DIR = Path(tempfile.gettempdir()) / "segplan-uploads"
+
+
+def save_upload(upload: UploadedFile) -> Path:
+    """Write an uploaded file to a temporary file once (core reads paths, not buffers).
+
+    The file keeps its name so the format is known from the suffix; this session's earlier
+    uploads are deleted so temporary files do not pile up.
+    """
+    uploads: dict[str, str] = st.session_state["uploads"]
+    if upload.file_id in uploads and Path(uploads[upload.file_id]).exists():
+        return Path(uploads[upload.file_id])
+    for old in uploads.values():
+        shutil.rmtree(Path(old).parent, ignore_errors=True)
+    uploads.clear()
+    folder = UPLOAD_DIR / re.sub(r"[^A-Za-z0-9_-]", "_", upload.file_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / Path(upload.name).name
+    path.write_bytes(upload.getbuffer())
+    uploads[upload.file_id] = str(path)
+    return path
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def file_headers(path: str) -> list[str]:
+    """Headers of an uploaded file (cached: the mapping editor reruns on every choice)."""
+    from core.ingest import read_headers
+
+    return read_headers(path)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def file_preview(path: str, rows: int = 20) -> pd.DataFrame:
+    """The first rows of an uploaded file as text."""
+    from core.ingest import preview
+
+    return preview(path, rows)
