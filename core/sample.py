@@ -558,6 +558,7 @@ def generate_sample(seed: int = 0, n_products: int = 1500, n_customers: int = 40
     products, prod = _products(product_rng, n_products, weeks)
     customers, cust = _customers(customer_rng, n_customers)
     orders = _orders(order_rng, prod, cust, products, customers)
+    products = products.sort_values("product_id", ignore_index=True)  # after the lines used row positions
     return SampleData(orders=orders, customers=customers, products=products, cost_rates=_cost_rates())
 
 
