@@ -64,11 +64,11 @@ def test_smoke_run_prints_table_and_contenders_agree(tmp_path: Path, capsys):
 
     assert code == 0, out
     assert f"{SMOKE_ROWS:,} order lines" in out
-    assert re.search(r"^contender\s+seconds\s+rows/s\s+peak MB\s+vs pandas$", out, re.M), out
-    number_row = r"\s+\d+\.\d\d\s+[\d,]+\s+[\d,]+\s+\d+\.\dx$"
+    assert re.search(r"^contender\s+seconds\s+rows/s\s+peak MB\s+vs pandas\s+cpu s$", out, re.M), out
+    number_row = r"\s+\d+\.\d\d\s+[\d,]+\s+[\d,]+\s+\d+\.\dx\s+\d+\.\d\d$"
     assert re.search(r"^pandas" + number_row, out, re.M), out
     assert re.search(r"^duckdb" + number_row, out, re.M), out
-    assert re.search(r"^pandas\s+[\d.]+\s+[\d,]+\s+[\d,]+\s+1\.0x$", out, re.M), out
+    assert re.search(r"^pandas\s+[\d.]+\s+[\d,]+\s+[\d,]+\s+1\.0x\s+[\d.]+$", out, re.M), out
     assert "totals check: AGREE" in out
     assert "features check pandas vs duckdb: AGREE" in out
     assert "aims (stated for 10,000,000 lines on 2 cores):" in out
