@@ -1,0 +1,170 @@
+"""Clustering algorithms on a prepared, weighted matrix: labels and centres only.
+
+Every function takes a seed and returns the same labels for the same matrix and seed.
+Label ``NOISE`` (-1) marks items HDBSCAN leaves unclassified. scikit-learn is imported inside
+the functions so that importing the engine stays fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.errors import SegplanError
+
+CLUSTER_METHODS = ("kmeans", "hierarchical", "hdbscan", "gmm")
+#: Label of items HDBSCAN does not put in any cluster.
+NOISE = -1
+#: Rows per block when computing item-to-centre distances (bounds memory at 1M items).
+_BLOCK_ROWS = 262_144
+
+
+@dataclass
+class ClusterOptions:
+    """Size thresholds and algorithm settings; all plain values so they can be saved.
+
+    ``minibatch_threshold``: above this many items k-means runs as MiniBatchKMeans, because
+    full Lloyd iterations over every item get slow (seconds per fit at a million items).
+    ``hierarchical_sample``: Ward linkage needs memory and time quadratic in items, so above
+    this many items it is fitted on a seeded sample and the rest join the nearest centre.
+    ``hdbscan_sample``: same for HDBSCAN; the rest take the label (or noise) of their nearest
+    sampled neighbour. ``gmm_sample``: the Gaussian mixture is fitted on at most this many
+    items and then predicts every item. ``min_cluster_size``: HDBSCAN's smallest group
+    (default: 1% of the fitted items, at least 10).
+    """
+
+    minibatch_threshold: int = 200_000
+    hierarchical_sample: int = 5_000
+    hdbscan_sample: int = 20_000
+    gmm_sample: int = 100_000
+    min_cluster_size: int | None = None
+    n_init: int = 2
+
+    def as_dict(self) -> dict[str, int | None]:
+        return {
+            "minibatch_threshold": self.minibatch_threshold,
+            "hierarchical_sample": self.hierarchical_sample,
+            "hdbscan_sample": self.hdbscan_sample,
+            "gmm_sample": self.gmm_sample,
+            "min_cluster_size": self.min_cluster_size,
+            "n_init": self.n_init,
+        }
+
+
+def seeded_sample(n_items: int, size: int, seed: int) -> np.ndarray:
+    """Sorted indices of a seeded sample without replacement (all items when ``size >= n``)."""
+    if size >= n_items:
+        return np.arange(n_items)
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n_items, size=size, replace=False))
+
+
+def squared_distances(matrix: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Squared Euclidean distance of every item to every centre, block by block."""
+    out = np.empty((matrix.shape[0], centres.shape[0]))
+    centre_norms = np.einsum("ij,ij->i", centres, centres)
+    for start in range(0, matrix.shape[0], _BLOCK_ROWS):
+        block = matrix[start:start + _BLOCK_ROWS]
+        d = np.einsum("ij,ij->i", block, block)[:, None] - 2.0 * block @ centres.T + centre_norms[None, :]
+        out[start:start + _BLOCK_ROWS] = np.maximum(d, 0.0)
+    return out
+
+
+def centres_of(matrix: np.ndarray, labels: np.ndarray, segments: np.ndarray) -> np.ndarray:
+    """Mean of each segment's items (rows in the order of ``segments``)."""
+    index = np.searchsorted(segments, labels)
+    valid = labels != NOISE
+    sums = np.zeros((len(segments), matrix.shape[1]))
+    # One bincount per column: much faster than np.add.at on a million rows.
+    for j in range(matrix.shape[1]):
+        sums[:, j] = np.bincount(index[valid], weights=matrix[valid, j], minlength=len(segments))
+    counts = np.bincount(index[valid], minlength=len(segments)).astype(float)
+    return sums / np.maximum(counts, 1.0)[:, None]
+
+
+def cluster_labels(matrix: np.ndarray, method: str, k: int | None, seed: int,
+                   options: ClusterOptions | None = None) -> np.ndarray:
+    """Cluster labels (0..k-1, or ``NOISE``) for each row of ``matrix``.
+
+    References:
+        k-means: Lloyd, S. P. (1982). Least squares quantization in PCM. *IEEE Trans. Inf.
+        Theory* 28(2), 129-137; Arthur, D., Vassilvitskii, S. (2007). k-means++. *SODA*.
+        MiniBatchKMeans: Sculley, D. (2010). Web-scale k-means clustering. *WWW '10*.
+        Ward: Ward, J. H. (1963). Hierarchical grouping to optimize an objective function.
+        *JASA* 58(301), 236-244.
+        HDBSCAN: Campello, R., Moulavi, D., Sander, J. (2013). Density-based clustering based
+        on hierarchical density estimates. *PAKDD*, LNCS 7819, 160-172.
+        Gaussian mixture: Dempster, A., Laird, N., Rubin, D. (1977). Maximum likelihood from
+        incomplete data via the EM algorithm. *JRSS B* 39(1), 1-38.
+    """
+    options = options or ClusterOptions()
+    n_items = matrix.shape[0]
+    if method not in CLUSTER_METHODS:
+        raise SegplanError(f"method: unknown clustering method {method!r}",
+                           f"use one of: {', '.join(CLUSTER_METHODS)}")
+    if method == "hdbscan":
+        return _hdbscan(matrix, seed, options)
+    if k is None or not 1 <= k <= n_items:
+        raise SegplanError(f"k: {k!r} segments for {n_items} items", "choose k between 2 and the number of items")
+    if method == "kmeans":
+        return _kmeans(matrix, k, seed, options)
+    if method == "hierarchical":
+        return _ward(matrix, k, seed, options)
+    return _gmm(matrix, k, seed, options)
+
+
+def _kmeans(matrix: np.ndarray, k: int, seed: int, options: ClusterOptions) -> np.ndarray:
+    from sklearn.cluster import KMeans, MiniBatchKMeans
+
+    if matrix.shape[0] > options.minibatch_threshold:
+        # Large batches and a bounded number of passes keep a million items to seconds.
+        model = MiniBatchKMeans(n_clusters=k, batch_size=16_384, n_init=options.n_init, max_iter=20,
+                                compute_labels=False, random_state=seed)
+        model.fit(matrix)
+        return np.argmin(squared_distances(matrix, model.cluster_centers_), axis=1)
+    model = KMeans(n_clusters=k, n_init=options.n_init, random_state=seed)
+    return model.fit_predict(matrix).astype(np.int64)
+
+
+def _ward(matrix: np.ndarray, k: int, seed: int, options: ClusterOptions) -> np.ndarray:
+    from sklearn.cluster import AgglomerativeClustering
+
+    sample = seeded_sample(matrix.shape[0], options.hierarchical_sample, seed)
+    if len(sample) < k:
+        raise SegplanError(f"k: {k} segments but the hierarchical sample has {len(sample)} items",
+                           "raise hierarchical_sample or lower k")
+    sample_labels = AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(matrix[sample])
+    if len(sample) == matrix.shape[0]:
+        return sample_labels.astype(np.int64)
+    centres = centres_of(matrix[sample], sample_labels, np.arange(k))
+    labels = np.argmin(squared_distances(matrix, centres), axis=1)
+    labels[sample] = sample_labels  # sampled items keep the tree's own answer
+    return labels
+
+
+def _gmm(matrix: np.ndarray, k: int, seed: int, options: ClusterOptions) -> np.ndarray:
+    from sklearn.mixture import GaussianMixture
+
+    sample = seeded_sample(matrix.shape[0], options.gmm_sample, seed)
+    model = GaussianMixture(n_components=k, covariance_type="full", n_init=2, reg_covar=1e-4, random_state=seed)
+    model.fit(matrix[sample])
+    return model.predict(matrix).astype(np.int64)
+
+
+def _hdbscan(matrix: np.ndarray, seed: int, options: ClusterOptions) -> np.ndarray:
+    from sklearn.cluster import HDBSCAN
+    from sklearn.neighbors import NearestNeighbors
+
+    sample = seeded_sample(matrix.shape[0], options.hdbscan_sample, seed)
+    min_size = options.min_cluster_size or max(10, len(sample) // 100)
+    if min_size < 2:
+        raise SegplanError(f"min_cluster_size: {min_size} is too small", "use 2 or more items")
+    sample_labels = HDBSCAN(min_cluster_size=min_size, copy=True).fit_predict(matrix[sample])
+    if len(sample) == matrix.shape[0]:
+        return sample_labels.astype(np.int64)
+    # Items outside the sample take the answer of their nearest sampled neighbour, noise included.
+    nearest = NearestNeighbors(n_neighbors=1).fit(matrix[sample]).kneighbors(matrix, return_distance=False)[:, 0]
+    labels = sample_labels[nearest].astype(np.int64)
+    labels[sample] = sample_labels
+    return labels
