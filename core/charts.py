@@ -131,7 +131,6 @@ def pareto_chart(
     """Cumulative share of the measure against share of items, coloured by ABC class,
     with the A/B and B/C cut-offs as dashed lines."""
     points = pareto_points(classified, measure)
-    measure_title = f"{measure} ({unit})" if unit else measure
     colour = alt.Color(
         "abc:N", title="ABC class",
         scale=alt.Scale(domain=list(ABC_COLOURS), range=list(ABC_COLOURS.values())),
@@ -141,7 +140,7 @@ def pareto_chart(
         .mark_line(point=len(points) <= 60, strokeWidth=2.5, interpolate="step-after" if len(points) <= 60 else "linear")
         .encode(
             x=alt.X("share_of_items:Q", title=f"share of {item_label} (ranked by {measure}, %)", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
-            y=alt.Y("cumulative_share:Q", title=f"cumulative share of {measure_title} (%)", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
+            y=alt.Y("cumulative_share:Q", title=f"cumulative share of {measure} (%)", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
             color=colour,
             tooltip=[
                 alt.Tooltip("rank:Q", title="rank"),
@@ -156,10 +155,13 @@ def pareto_chart(
         "label": [f"A/B cut-off {abc_cutoffs[0]:.0%}", f"B/C cut-off {abc_cutoffs[1]:.0%}"],
     })
     rules = alt.Chart(cutoffs).mark_rule(strokeDash=[6, 4], color="#57606a").encode(y="cutoff:Q")
-    labels = alt.Chart(cutoffs).mark_text(align="right", baseline="bottom", dy=-3, color="#57606a").encode(
-        y="cutoff:Q", x=alt.datum(1.0), text="label:N"
+    # Labels sit at the left, above their line: the curve is still low there, so they stay clear of it.
+    labels = alt.Chart(cutoffs).mark_text(align="left", baseline="bottom", dx=4, dy=-3, color="#57606a").encode(
+        y="cutoff:Q", x=alt.datum(0.0), text="label:N"
     )
-    subtitle = f"{len(classified):,} {item_label}; A = top {abc_cutoffs[0]:.0%} of {measure}, B = next to {abc_cutoffs[1]:.0%}, C = the rest"
+    total = float(classified[measure].clip(lower=0).sum())
+    subtitle = (f"{len(classified):,} {item_label}, total {measure} {total:,.0f}{' ' + unit if unit else ''}; "
+                f"A = top {abc_cutoffs[0]:.0%}, B = up to {abc_cutoffs[1]:.0%}, C = the rest")
     return alt.layer(curve, rules, labels).properties(
         title=_title(f"ABC Pareto curve on {measure}", subtitle), height=360
     )
@@ -208,6 +210,17 @@ def class_matrix_heatmap(classified: pd.DataFrame, value_column: str, *, item_la
 
 
 # -- demand patterns ----------------------------------------------------------------------
+def log_ticks(low: float, high: float, *extra: float) -> list[float]:
+    """1-2-5 ticks per decade between low and high, plus the given values (the cut-offs)."""
+    ticks = {
+        mantissa * 10.0 ** exponent
+        for exponent in range(int(np.floor(np.log10(low))) - 1, int(np.ceil(np.log10(high))) + 1)
+        for mantissa in (1, 2, 5)
+    }
+    ticks.update(extra)
+    return sorted(round(t, 10) for t in ticks if low <= t <= high)
+
+
 def adi_cv2_scatter(
     classified: pd.DataFrame,
     adi_cutoff: float = 1.32,
@@ -220,17 +233,23 @@ def adi_cv2_scatter(
 ) -> go.Figure:
     """ADI against CV² on log axes (Syntetos-Boylan-Croston), one WebGL point per item.
 
-    Dashed lines mark the cut-offs and the four quadrants are named. Items whose ADI or CV²
-    is missing or zero cannot sit on a log axis and are counted in the subtitle instead; above
-    ``max_points`` a fixed-seed random sample is drawn.
+    Dashed lines mark the cut-offs and the four quadrants are named. Items without ADI or CV²
+    (no demand) are counted in the subtitle; items with CV² = 0 are drawn on a floor line.
+    Above ``max_points`` a fixed-seed random sample is drawn.
     References: Syntetos, Boylan & Croston (2005), J. Oper. Res. Soc. 56(5).
     """
     import plotly.graph_objects as go
 
     adi = pd.to_numeric(classified["adi"], errors="coerce")
     cv2 = pd.to_numeric(classified["cv2"], errors="coerce")
-    plottable = classified[(adi > 0) & (cv2 > 0) & np.isfinite(adi) & np.isfinite(cv2)]
+    plottable = classified[(adi > 0) & (cv2 >= 0) & np.isfinite(adi) & np.isfinite(cv2)].copy()
     left_out = len(classified) - len(plottable)
+    # CV² is 0 when every demand had the same size (often: one demand only); a log axis has no
+    # 0, so those items sit on a floor line below the smallest positive CV², marked in the hover.
+    positive = plottable.loc[plottable["cv2"] > 0, "cv2"]
+    cv2_floor = min(0.01, float(positive.min()) / 2) if len(positive) else 0.01
+    zero_cv2 = int((plottable["cv2"] == 0).sum())
+    plottable["cv2_drawn"] = plottable["cv2"].where(plottable["cv2"] > 0, cv2_floor)
     sampled = len(plottable) > max_points
     if sampled:
         plottable = plottable.sample(max_points, random_state=seed)
@@ -243,19 +262,19 @@ def adi_cv2_scatter(
             continue
         names = rows[list(key_columns)].astype(str).agg(" / ".join, axis=1)
         figure.add_trace(go.Scattergl(
-            x=rows["adi"], y=rows["cv2"], mode="markers", name=f"{pattern} ({len(rows):,})",
+            x=rows["adi"], y=rows["cv2_drawn"], mode="markers", name=f"{pattern} ({len(rows):,})",
             marker={"color": colour, "size": 6, "opacity": 0.7},
-            text=names,
-            hovertemplate="%{text}<br>ADI %{x:.2f} " + bucket + "s<br>CV² %{y:.2f}<extra>" + pattern + "</extra>",
+            text=names, customdata=rows["cv2"],
+            hovertemplate="%{text}<br>ADI %{x:.2f} " + bucket + "s<br>CV² %{customdata:.2f}<extra>" + pattern + "</extra>",
         ))
 
     x_values = plottable["adi"] if len(plottable) else pd.Series([1.0])
-    y_values = plottable["cv2"] if len(plottable) else pd.Series([0.1])
+    y_values = plottable["cv2_drawn"] if len(plottable) else pd.Series([0.1])
     x_range = [np.log10(min(float(x_values.min()), adi_cutoff) * 0.8), np.log10(max(float(x_values.max()), adi_cutoff) * 1.25)]
     y_range = [np.log10(min(float(y_values.min()), cv2_cutoff) * 0.8), np.log10(max(float(y_values.max()), cv2_cutoff) * 1.25)]
     line = {"dash": "dash", "color": "#57606a", "width": 1.5}
-    figure.add_vline(x=adi_cutoff, line=line, annotation_text=f"ADI {adi_cutoff:g}", annotation_position="top")
-    figure.add_hline(y=cv2_cutoff, line=line, annotation_text=f"CV² {cv2_cutoff:g}", annotation_position="right")
+    figure.add_vline(x=adi_cutoff, line=line)
+    figure.add_hline(y=cv2_cutoff, line=line)
     quadrants = (
         ("smooth", 0.02, 0.02, "left", "bottom"),
         ("erratic", 0.02, 0.98, "left", "top"),
@@ -270,15 +289,21 @@ def adi_cv2_scatter(
     notes = [f"{len(classified):,} items"]
     if sampled:
         notes.append(f"a random {max_points:,} shown")
+    if zero_cv2:
+        notes.append(f"{zero_cv2:,} with CV² = 0 drawn at {cv2_floor:g}")
     if left_out:
-        notes.append(f"{left_out:,} with ADI or CV² of 0 or none not shown")
+        notes.append(f"{left_out:,} without ADI or CV² not shown")
+    x_ticks = log_ticks(10 ** x_range[0], 10 ** x_range[1], adi_cutoff)
+    y_ticks = log_ticks(10 ** y_range[0], 10 ** y_range[1], cv2_cutoff)
     figure.update_layout(
         title={"text": "Demand patterns: ADI vs CV²<br><sup>" + "; ".join(notes) + "</sup>"},
-        xaxis={"type": "log", "title": f"ADI: average interval between demands ({bucket}s, log scale)", "range": x_range},
-        yaxis={"type": "log", "title": "CV²: squared coefficient of variation of demand size (log scale)", "range": y_range},
-        legend={"title": {"text": "demand pattern"}},
-        height=460,
-        margin={"t": 80},
+        xaxis={"type": "log", "title": f"ADI: average {bucket}s between demands (log scale)", "range": x_range,
+               "tickvals": x_ticks, "ticktext": [f"{t:g}" for t in x_ticks]},
+        yaxis={"type": "log", "title": "CV² of demand size (log scale)", "range": y_range,
+               "tickvals": y_ticks, "ticktext": [f"{t:g}" for t in y_ticks]},
+        legend={"title": {"text": "demand pattern"}, "orientation": "h", "y": -0.22, "x": 0},
+        height=500,
+        margin={"t": 80, "b": 40},
     )
     return figure
 

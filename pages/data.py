@@ -10,6 +10,12 @@ from ui.state import file_headers, file_preview, get_store, save_upload, show_er
 
 MODES = {"append": "Append to the rows already loaded", "replace": "Replace the table's rows"}
 
+
+def date_columns(table: str) -> dict:
+    """Show DATE columns as dates (DuckDB hands them to pandas as midnight timestamps)."""
+    return {c.name: st.column_config.DateColumn(c.name, format="YYYY-MM-DD") for c in TABLES[table].columns if c.sql_type == "DATE"}
+
+
 st.title("Data")
 st.caption("Load order history and master data. Every load is one transaction: it lands whole or not at all, "
            "and every rejected row is kept with its reason.")
@@ -133,7 +139,7 @@ for tab, name in zip(st.tabs([f"{name} ({counts[name]:,} rows)" for name in TABL
             st.caption(f"No rows in {name} yet.")
         else:
             st.caption(f"First 20 of {counts[name]:,} rows, in load order (run_id and source_row trace each row to its file).")
-            st.dataframe(table_head(store, name, 20), hide_index=True)
+            st.dataframe(table_head(store, name, 20), hide_index=True, column_config=date_columns(name))
 
 st.subheader("Ingest history")
 history = ingest_runs(store, limit=50)

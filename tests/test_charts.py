@@ -81,7 +81,8 @@ def test_pareto_chart_draws_both_cutoffs_with_labels():
     text = json.dumps(spec)
     assert "A/B cut-off 70%" in text and "B/C cut-off 90%" in text
     curve = layers(spec)[0]
-    assert curve["encoding"]["y"]["title"] == "cumulative share of revenue (EUR) (%)"
+    assert curve["encoding"]["y"]["title"] == "cumulative share of revenue (%)"
+    assert "total revenue 550 EUR" in spec["title"]["subtitle"]
     assert spec["title"]["text"] == "ABC Pareto curve on revenue"
 
 
@@ -110,19 +111,30 @@ def test_adi_cv2_scatter_has_cutoffs_quadrants_and_log_axes():
     for quadrant in ("smooth", "erratic", "intermittent", "lumpy"):
         assert quadrant in labels
     assert all(trace.type == "scattergl" for trace in figure.data)
+    assert 1.32 in layout.xaxis.tickvals and 0.49 in layout.yaxis.tickvals
     assert sum(len(trace.x) for trace in figure.data) == 8
 
 
 def test_adi_cv2_scatter_samples_many_points_and_counts_unplottable():
     frame = classified_frame(500)
-    frame.loc[:9, "cv2"] = 0.0  # constant demand: no place on a log axis
+    frame.loc[:9, "cv2"] = np.nan  # no demand: no ADI or CV²
     figure = charts.adi_cv2_scatter(frame, max_points=100)
     assert sum(len(trace.x) for trace in figure.data) == 100
-    assert "10 with ADI or CV² of 0 or none not shown" in figure.layout.title.text
+    assert "a random 100 shown" in figure.layout.title.text
+    assert "10 without ADI or CV² not shown" in figure.layout.title.text
+
+
+def test_adi_cv2_scatter_draws_zero_cv2_on_a_floor_with_the_true_value_in_the_hover():
+    frame = classified_frame(4)
+    frame.loc[0, "cv2"] = 0.0  # every demand the same size
+    figure = charts.adi_cv2_scatter(frame)
+    drawn = {(float(y), float(c)) for trace in figure.data for y, c in zip(trace.y, trace.customdata, strict=True)}
+    assert (0.01, 0.0) in drawn
+    assert "1 with CV² = 0 drawn at 0.01" in figure.layout.title.text
 
 
 def test_adi_cv2_scatter_of_no_plottable_items_is_an_empty_chart_not_an_error():
-    frame = classified_frame(3).assign(cv2=0.0)
+    frame = classified_frame(3).assign(cv2=np.nan)
     figure = charts.adi_cv2_scatter(frame)
     assert len(figure.data) == 0
 
@@ -133,3 +145,7 @@ def test_reject_reasons_chart_orders_reasons_and_counts_rows():
     assert spec["encoding"]["x"]["title"] == "rejected rows"
     data = next(iter(spec["datasets"].values()))
     assert [row["reason"] for row in data] == ["missing product_id", "bad date"]
+
+
+def test_log_ticks_are_one_two_five_per_decade_plus_cutoffs():
+    assert charts.log_ticks(0.8, 12, 1.32) == [1, 1.32, 2, 5, 10]

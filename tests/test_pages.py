@@ -45,7 +45,7 @@ def open_page(page: str) -> AppTest:
 
 
 def charts(at: AppTest) -> list:
-    return [*at.get("arrow_vega_lite_chart"), *at.get("plotly_chart")]
+    return [*at.get("vega_lite_chart"), *at.get("plotly_chart")]
 
 
 def texts(at: AppTest) -> str:
@@ -108,3 +108,65 @@ def test_explore_on_empty_database_says_what_to_do(empty_db: Path):
     assert "No orders loaded yet" in texts(at)
     assert charts(at) == []
     assert at.selectbox(key="level").value == "product"
+
+
+def test_explore_on_loaded_database_draws_every_chart_and_the_table(loaded_db: Path):
+    at = open_page("pages/explore.py")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Products"] == "6"
+    assert metrics["Smooth demand"] == "2"  # P1 and P2 sell every week in steady sizes
+    assert len(at.get("vega_lite_chart")) == 3  # Pareto, ABC x XYZ, histogram
+    assert len(at.get("plotly_chart")) == 1     # ADI vs CV²
+    table = at.dataframe[0].value
+    assert sorted(table["product_id"]) == ["P1", "P2", "P3", "P4", "P5", "P6"]
+    assert {"abc", "xyz", "demand_pattern", "revenue", "cumulative_share", "adi", "cv2"} <= set(table.columns)
+    assert table.set_index("product_id").loc["P1", "abc"] == "A"
+    assert len(at.download_button) == 1
+
+
+def test_explore_follows_level_measure_and_bucket_changes(loaded_db: Path):
+    at = open_page("pages/explore.py")
+    at.selectbox(key="level").set_value("customer").run()
+    assert not at.exception
+    assert {m.label: m.value for m in at.metric}["Customers"] == "4"
+    assert sorted(at.dataframe[0].value["customer_id"]) == ["C1", "C2", "C3", "C4"]
+
+    at.selectbox(key="level").set_value("customer_product").run()
+    at.selectbox(key="measure").set_value("quantity").run()
+    at.radio(key="bucket").set_value("month").run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert {"customer_id", "product_id", "quantity"} <= set(table.columns)
+    assert len(table) == len(table[["customer_id", "product_id"]].drop_duplicates())
+    assert "Share of quantity in A" in {m.label for m in at.metric}
+    assert at.download_button[0].proto.label == "Download classes per customer x product (CSV)"
+
+
+def test_explore_cutoffs_move_items_between_classes(loaded_db: Path):
+    at = open_page("pages/explore.py")
+    a_items_default = int({m.label: m.value for m in at.metric}["A items"])
+    at.slider(key="abc_pct").set_value((50, 60)).run()
+    assert not at.exception
+    assert int({m.label: m.value for m in at.metric}["A items"]) < a_items_default
+    at.number_input(key="adi_cutoff").set_value(5.0).run()
+    assert {m.label: m.value for m in at.metric}["Lumpy demand"] == "0"  # no item waits 5 weeks on average
+
+
+def test_explore_keeps_settings_across_pages(loaded_db: Path):
+    at = open_page("pages/explore.py")
+    at.selectbox(key="measure").set_value("lines").run()
+    at.switch_page("pages/home.py").run()
+    at.switch_page("pages/explore.py").run()
+    assert at.selectbox(key="measure").value == "lines"
+
+
+def test_explore_with_one_order_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    path = tmp_path / "one.duckdb"
+    with Store(path) as store, store.transaction() as cur:
+        cur.execute("INSERT INTO orders (order_id, order_date, customer_id, product_id, quantity, unit_price) "
+                    "VALUES ('O1', DATE '2025-03-03', 'C1', 'P1', 5, 2.0)")
+    monkeypatch.setenv("SEGPLAN_DB", str(path))
+    at = open_page("pages/explore.py")
+    assert {m.label: m.value for m in at.metric}["Products"] == "1"
+    assert at.dataframe[0].value["abc"].tolist() == ["A"]
+    assert len(charts(at)) == 4

@@ -39,7 +39,7 @@ SESSION_DEFAULTS: dict[str, Any] = {
     "xyz_cv": (0.5, 1.0),
     "adi_cutoff": 1.32,
     "cv2_cutoff": 0.49,
-    "hist_log": False,
+    "hist_log": True,             # most features are skewed: a few items carry most volume
 }
 
 #: Cached results kept per function; enough for a few levels x buckets x measures.
@@ -109,12 +109,19 @@ def _classified(
     cv2_cutoff: float,
 ) -> pd.DataFrame:
     from core.classify import classify
+    from core.features import key_columns
 
-    return classify(
+    item_features = _features(db_path, version, level, bucket)
+    classes = classify(
         _open_store(db_path), level=level, measure=measure, bucket=bucket,
         abc_cutoffs=abc_cutoffs, xyz_cutoffs=xyz_cutoffs,
-        adi_cutoff=adi_cutoff, cv2_cutoff=cv2_cutoff,
+        adi_cutoff=adi_cutoff, cv2_cutoff=cv2_cutoff, features=item_features,
     )
+    if "revenue" not in classes.columns:
+        # Planners compare segments by revenue whatever ranked them; carry it along.
+        keys = list(key_columns(level))
+        classes = classes.merge(item_features[[*keys, "revenue"]], on=keys, how="left", validate="one_to_one")
+    return classes
 
 
 def features(level: str, bucket: str) -> pd.DataFrame:
@@ -132,7 +139,7 @@ def classified(
     adi_cutoff: float,
     cv2_cutoff: float,
 ) -> pd.DataFrame:
-    """ABC / XYZ / demand-pattern classes per item (cached per data version and arguments)."""
+    """ABC / XYZ / demand-pattern classes per item, with revenue (cached per data version and arguments)."""
     store = get_store()
     return _classified(
         str(store.path), data_version(store), level, measure, bucket,
