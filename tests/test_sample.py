@@ -333,6 +333,23 @@ def test_load_sample_replaces_what_was_there(store, tmp_path):
     assert store.table_counts() == {t: len(f) for t, f in expected.tables().items()}
 
 
+@needs_ingest
+def test_committed_sample_loads_without_rejects(store):
+    from core.sample import load_sample
+
+    folder = ROOT / "sample_data"
+    if not (folder / "orders.parquet").exists():
+        pytest.skip("sample_data/ not generated yet")
+    results = load_sample(store, folder)
+    for result in results:
+        assert result.rows_rejected == 0, (result.table, result.reject_reasons)
+        assert result.rows_read == result.rows_loaded
+        # headers are the model names, so the default mapping takes every column as is
+        assert all(source == target for source, target in result.mapping.items()), result.mapping
+    counts = store.table_counts()
+    assert counts["products"] == 1500 and counts["customers"] == 400 and counts["orders"] > 200_000
+
+
 def test_load_sample_names_missing_files(store, tmp_path):
     from core.sample import load_sample
 
