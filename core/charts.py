@@ -70,7 +70,8 @@ def feature_histogram(
     subtitle = f"{len(frame):,} {item_label}" + (
         f"; {left_out:,} with no value{' or ≤ 0' if log_scale else ''} not shown" if left_out else ""
     )
-    scale = alt.Scale(type="log") if log_scale else alt.Scale(zero=False)
+    domain = [float(counted["bin_start"].min()), float(counted["bin_end"].max())] if len(counted) else alt.Undefined
+    scale = alt.Scale(type="log", domain=domain, nice=False) if log_scale else alt.Scale(zero=False, domain=domain, nice=False)
     return (
         alt.Chart(counted, title=_title(f"Distribution of {feature}", subtitle))
         .mark_bar(color=ABC_COLOURS["A"], opacity=0.85)
@@ -78,6 +79,7 @@ def feature_histogram(
             x=alt.X("bin_start:Q", title=axis_title + (" — log scale" if log_scale else ""), scale=scale),
             x2="bin_end:Q",
             y=alt.Y("items:Q", title=f"number of {item_label}"),
+            y2=alt.datum(0),  # bars stand on the axis (with x2 given, Vega-Lite would draw thin ticks)
             tooltip=[
                 alt.Tooltip("bin_start:Q", title="from", format=",.3~g"),
                 alt.Tooltip("bin_end:Q", title="to", format=",.3~g"),
@@ -217,6 +219,8 @@ def log_ticks(low: float, high: float, *extra: float) -> list[float]:
         for exponent in range(int(np.floor(np.log10(low))) - 1, int(np.ceil(np.log10(high))) + 1)
         for mantissa in (1, 2, 5)
     }
+    # A tick within 20 % of a cut-off would print on top of it; the cut-off wins.
+    ticks = {t for t in ticks if all(abs(np.log10(t / e)) > np.log10(1.2) for e in extra if e > 0)}
     ticks.update(extra)
     return sorted(round(t, 10) for t in ticks if low <= t <= high)
 
@@ -228,6 +232,7 @@ def adi_cv2_scatter(
     *,
     key_columns: tuple[str, ...] = ("product_id",),
     bucket: str = "week",
+    item_label: str = "items",
     max_points: int = MAX_SCATTER_POINTS,
     seed: int = 0,
 ) -> go.Figure:
@@ -286,7 +291,7 @@ def adi_cv2_scatter(
             text=f"<b>{name}</b>", x=x, y=y, xref="paper", yref="paper", xanchor=xanchor, yanchor=yanchor,
             showarrow=False, font={"size": 14, "color": PATTERN_COLOURS[name]},
         )
-    notes = [f"{len(classified):,} items"]
+    notes = [f"{len(classified):,} {item_label}"]
     if sampled:
         notes.append(f"a random {max_points:,} shown")
     if zero_cv2:

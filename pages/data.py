@@ -6,7 +6,9 @@ from core.errors import SegplanError
 from core.model import TABLES
 from core.overview import ingest_runs, table_head
 from ui.mapping import NOT_MAPPED, check_mapping, prefill
-from ui.state import file_headers, file_preview, get_store, save_upload, show_error, user_errors
+from ui.state import ensure_entry, file_headers, file_preview, get_store, save_upload, show_error, user_errors
+
+ensure_entry()
 
 MODES = {"append": "Append to the rows already loaded", "replace": "Replace the table's rows"}
 

@@ -4,7 +4,9 @@ import streamlit as st
 
 from core.classify import MEASURES
 from core.features import BUCKETS, LEVELS, feature_catalog, key_columns
-from ui.state import classified, features, get_store, user_errors
+from ui.state import classified, ensure_entry, features, get_store, user_errors
+
+ensure_entry()
 
 LEVEL_NAMES = {"product": "product", "customer": "customer", "customer_product": "customer x product"}
 ITEM_NAMES = {"product": "products", "customer": "customers", "customer_product": "customer-product pairs"}
@@ -82,7 +84,7 @@ matrix_column.altair_chart(charts.class_matrix_heatmap(classes, matrix_value, it
 # -- demand patterns and feature distributions --------------------------------------------
 scatter_column, histogram_column = st.columns(2)
 scatter_column.plotly_chart(
-    charts.adi_cv2_scatter(classes, adi_cutoff, cv2_cutoff, key_columns=keys, bucket=bucket), width="stretch",
+    charts.adi_cv2_scatter(classes, adi_cutoff, cv2_cutoff, key_columns=keys, bucket=bucket, item_label=items), width="stretch",
 )
 with histogram_column:
     names = [spec.name for spec in catalog]
@@ -102,7 +104,8 @@ with histogram_column:
 
 # -- the classified table -----------------------------------------------------------------
 st.subheader(f"Classes per {LEVEL_NAMES[level]}")
-st.dataframe(classes, hide_index=True, height=420, column_config={
+st.caption(f"Largest {measure} first. Demand pattern `no_demand`: only returns in the data.")
+st.dataframe(classes.sort_values(measure, ascending=False, na_position="last"), hide_index=True, height=420, column_config={
     measure: st.column_config.NumberColumn(f"{measure} ({MEASURE_UNITS.get(measure, '')})", format="localized"),
     "cumulative_share": st.column_config.NumberColumn("cumulative share", format="percent"),
     "cv": st.column_config.NumberColumn("CV", format="%.2f"),

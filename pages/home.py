@@ -4,7 +4,9 @@ import streamlit as st
 
 from core.model import TABLES
 from core.overview import ingest_runs
-from ui.state import get_store, user_errors
+from ui.state import ensure_entry, get_store, user_errors
+
+ensure_entry()
 
 st.title("segplan")
 st.markdown(

@@ -48,6 +48,7 @@ def test_log_histogram_leaves_out_non_positive_values_and_says_so():
     assert spec["encoding"]["x"]["title"].startswith("quantity_per_week (units/week)")
     assert spec["encoding"]["x"]["scale"]["type"] == "log"
     assert spec["encoding"]["y"]["title"] == "number of items"
+    assert spec["encoding"]["y2"] == {"datum": 0}  # bars start at zero
 
 
 def test_histogram_of_one_item_has_one_bar():
@@ -149,3 +150,4 @@ def test_reject_reasons_chart_orders_reasons_and_counts_rows():
 
 def test_log_ticks_are_one_two_five_per_decade_plus_cutoffs():
     assert charts.log_ticks(0.8, 12, 1.32) == [1, 1.32, 2, 5, 10]
+    assert charts.log_ticks(0.01, 3, 0.49) == [0.01, 0.02, 0.05, 0.1, 0.2, 0.49, 1, 2]  # 0.5 gives way to 0.49

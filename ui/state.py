@@ -47,11 +47,32 @@ CACHE_ENTRIES = 24
 CACHE_TTL = "2h"
 
 
+#: Set by the entry file's set-up; a page that runs without it was reached around app.py.
+_SESSION_MARK = "segplan_session"
+
+
 def init_session() -> None:
     """Give every session key its first value; later runs leave the user's choices alone."""
     for key, value in SESSION_DEFAULTS.items():
         if key not in st.session_state:
             st.session_state[key] = value.copy() if isinstance(value, dict) else value
+    st.session_state[_SESSION_MARK] = True
+
+
+def ensure_entry() -> None:
+    """Make sure app.py ran before this page; if not, rerun through it. Call first on every page.
+
+    Streamlit quirk: until some session has run `st.navigation`, a folder named ``pages/``
+    makes a deep link (e.g. /data as the first visit after a server start) run the page file
+    alone, the old multipage mode: no page config, no navigation, no session set-up. Turning
+    that mode off and rerunning sends the same page through the entry file.
+    """
+    if st.session_state.get(_SESSION_MARK):
+        return
+    from streamlit.runtime.pages_manager import PagesManager
+
+    PagesManager.uses_pages_directory = False
+    st.rerun()
 
 
 # -- the store ----------------------------------------------------------------------------
