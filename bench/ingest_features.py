@@ -175,12 +175,14 @@ def run_pandas(csv: Path, workdir: Path, engine: str = "c") -> dict:
     horizon = grid.where(in_horizon)
     per_product["horizon_weeks"] = in_horizon.sum(axis=1)
     per_product["demand_mean_units_per_week"] = horizon.mean(axis=1)
-    per_product["demand_std_units_per_week"] = horizon.std(axis=1)
+    # Population standard deviations (ddof=0), segplan's convention: the horizon is the whole
+    # series observed, not a sample of it.
+    per_product["demand_std_units_per_week"] = horizon.std(axis=1, ddof=0)
 
-    nonzero = weekly[weekly != 0].groupby(level="product_id").agg(["size", "mean", "std"])
-    per_product["demand_weeks"] = nonzero["size"]
-    per_product["adi_weeks"] = per_product["horizon_weeks"] / nonzero["size"]
-    per_product["cv2_nonzero_weeks"] = (nonzero["std"] / nonzero["mean"]) ** 2
+    nonzero = weekly[weekly != 0].groupby(level="product_id")
+    per_product["demand_weeks"] = nonzero.size()
+    per_product["adi_weeks"] = per_product["horizon_weeks"] / per_product["demand_weeks"]
+    per_product["cv2_nonzero_weeks"] = (nonzero.std(ddof=0) / nonzero.mean()) ** 2
     t_features = time.perf_counter()
 
     return {
@@ -216,7 +218,7 @@ WITH weekly AS (
         sum(demand_units * demand_units) AS demand_units_squared,
         count(*) FILTER (WHERE demand_units <> 0) AS demand_weeks,
         avg(demand_units) FILTER (WHERE demand_units <> 0) AS nonzero_mean_units,
-        stddev_samp(demand_units) FILTER (WHERE demand_units <> 0) AS nonzero_std_units
+        stddev_pop(demand_units) FILTER (WHERE demand_units <> 0) AS nonzero_std_units
     FROM weekly
     GROUP BY product_id
 ), per_product_lines AS (
@@ -237,9 +239,10 @@ SELECT
     l.product_id, l.quantity_units, l.revenue, l.order_lines, l.orders, l.customers,
     h.horizon_weeks, h.demand_weeks,
     h.demand_units / h.horizon_weeks AS demand_mean_units_per_week,
+    -- population standard deviation (divide by n), segplan's convention
     sqrt(greatest(
-        (h.demand_units_squared - h.demand_units * h.demand_units / h.horizon_weeks)
-        / NULLIF(h.horizon_weeks - 1, 0), 0)) AS demand_std_units_per_week,
+        (h.demand_units_squared - h.demand_units * h.demand_units / h.horizon_weeks) / h.horizon_weeks,
+        0)) AS demand_std_units_per_week,
     h.horizon_weeks / NULLIF(h.demand_weeks, 0) AS adi_weeks,
     (h.nonzero_std_units / NULLIF(h.nonzero_mean_units, 0)) ** 2 AS cv2_nonzero_weeks
 FROM per_product_lines l JOIN horizon h USING (product_id)
@@ -295,7 +298,7 @@ def run_segplan(csv: Path, workdir: Path) -> dict:
     marks: list[tuple[float, str]] = []
 
     def progress(fraction: float, message: str) -> None:
-        marks.append((time.perf_counter(), f"{message} ({fraction:.0%})"))
+        marks.append((time.perf_counter(), message))
 
     t0 = time.perf_counter()
     with Store(workdir / "segplan.duckdb") as store:
@@ -310,12 +313,13 @@ def run_segplan(csv: Path, workdir: Path) -> dict:
             "SELECT sum(quantity), sum(coalesce(net_amount, quantity * unit_price)), count(*) FROM orders"
         ).fetchone()
 
+    # Each progress message announces a step; the step lasts until the next message.
     phases = {"open store": t_open - t0}
-    previous = t_open
-    for at, message in marks:
-        phases[f"ingest until '{message}'"] = at - previous
-        previous = at
-    phases["ingest (after last progress)" if marks else "ingest_file"] = t_ingest - previous
+    steps = [(t_open, "ingest_file before first progress")] + [(at, f"ingest: {msg}") for at, msg in marks]
+    for (start, label), (end, _) in zip(steps, steps[1:] + [(t_ingest, "")]):
+        if end - start >= 0.005 or label != steps[0][1]:
+            phases[label] = phases.get(label, 0.0) + (end - start)  # a repeated message adds up
+    phases["ingest_file total"] = t_ingest - t_open
     phases["compute_features"] = t_features - t_ingest
 
     columns = {c.lower(): c for c in features.columns}
@@ -548,8 +552,8 @@ def _print_totals_check(results: dict[str, dict]) -> bool:
 
 
 def _print_features_check(results: dict[str, dict]) -> None:
-    """Sums of the demand features: pandas and raw DuckDB implement the same definitions; segplan
-    is compared where its columns are recognised (its definitions are its own, so this is information)."""
+    """Sums of the demand features, a fingerprint of their definitions (horizon, zero weeks,
+    population std). Information only: the exit status follows the totals check."""
     keys = ("demand_mean_units_per_week", "demand_std_units_per_week", "adi_weeks", "cv2_nonzero_weeks")
     rows = {n: r["feature_sums"] for n, r in results.items() if r.get("feature_sums")}
     if not rows:
@@ -557,9 +561,15 @@ def _print_features_check(results: dict[str, dict]) -> None:
     print("features check (sums over products): " + ", ".join(keys))
     for name, sums in rows.items():
         print(f"  {name:<10} " + " ".join(f"{sums[k]:>18,.4f}" if k in sums else f"{'-':>18}" for k in keys))
-    if "pandas" in rows and "duckdb" in rows:
-        same = all(_rel_diff(rows["pandas"][k], rows["duckdb"][k]) <= FEATURES_REL_TOLERANCE for k in keys)
-        print(f"features check pandas vs duckdb: {'AGREE' if same else 'DISAGREE'} (relative tolerance {FEATURES_REL_TOLERANCE:g})")
+    reference = BASELINE if BASELINE in rows else next(iter(rows))
+    for name, sums in rows.items():
+        if name == reference:
+            continue
+        shared = [k for k in keys if k in sums]
+        differ = [k for k in shared if _rel_diff(rows[reference][k], sums[k]) > FEATURES_REL_TOLERANCE]
+        verdict = f"DISAGREE on {', '.join(differ)}" if differ else "AGREE"
+        print(f"features check {reference} vs {name}: {verdict} ({len(shared)} of {len(keys)} features compared, "
+              f"relative tolerance {FEATURES_REL_TOLERANCE:g})")
     if "segplan" in results and "segplan" not in rows:
         print(f"features check segplan: no recognised feature columns in {results['segplan'].get('feature_columns')}")
     print()
