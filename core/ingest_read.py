@@ -1,0 +1,525 @@
+"""Ingest, step 1: read a CSV, Parquet or XLSX file into a temporary all-text staging table.
+
+The staging table ``ingest_stage`` has one VARCHAR column per source column (``c0``, ``c1``,
+... in file order) and is read through the view ``ingest_rows``, which adds ``source_row``:
+the row's number in the file (CSV: the line as an editor shows it, header = line 1; XLSX: the
+spreadsheet row; Parquet: the 1-based record number). Lines the CSV parser cannot split into
+the header's columns land in ``ingest_structural`` (source_row, column_name, value, reason).
+
+CSV goes through DuckDB's ``read_csv`` with ``store_rejects`` (its ``reject_errors`` gives the
+line of each structural error). ``read_csv`` has no row-number column, so the line of a good
+record is derived from its position: record k follows k-1 good records and the rejected lines
+before it. That holds only when every record is one physical line; when the file has quoted
+line breaks or blank lines (the physical line count does not match), the file is re-read with
+Python's ``csv`` module, which reports the line each record starts on. Either way the numbers
+are exact.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from core.errors import SegplanError
+from core.store import quote_ident
+
+CSV_EXTENSIONS = (".csv", ".txt", ".tsv")
+PARQUET_EXTENSIONS = (".parquet", ".pq")
+XLSX_EXTENSIONS = (".xlsx", ".xlsm", ".xls")
+
+#: rows per Arrow batch when a file is streamed through Python (XLSX, CSV fallback).
+BATCH_ROWS = 50_000
+#: bytes per chunk when scanning a file for encoding and line count.
+SCAN_CHUNK_BYTES = 16 * 1024 * 1024
+
+STAGE_TABLE = "ingest_stage"
+ROWS_VIEW = "ingest_rows"
+STRUCTURAL_TABLE = "ingest_structural"
+CSV_ERRORS_TABLE = "ingest_csv_errors"
+CSV_SCANS_TABLE = "ingest_csv_scans"
+ROW_ADJUST_TABLE = "ingest_row_adjust"
+HEADER_LINE_TABLE = "ingest_header_line"
+_MAX_COLUMNS = 4096
+#: names this module writes into SQL besides the data model's: staging tables and c0..cN.
+DERIVED_NAMES = frozenset(
+    {STAGE_TABLE, ROWS_VIEW, STRUCTURAL_TABLE, CSV_ERRORS_TABLE, CSV_SCANS_TABLE, ROW_ADJUST_TABLE, HEADER_LINE_TABLE,
+     "source_row", "file_row_number"}
+    | {f"c{i}" for i in range(_MAX_COLUMNS)}
+)
+
+#: DuckDB reject error types -> the reason a user reads.
+_CSV_ERROR_REASONS = {
+    "MISSING COLUMNS": "malformed line: too few columns",
+    "TOO MANY COLUMNS": "malformed line: too many columns",
+    "UNQUOTED VALUE": "malformed line: bad quoting",
+    "LINE SIZE OVER MAXIMUM": "malformed line: line too long",
+    "INVALID ENCODING": "malformed line: invalid characters for the file's encoding",
+    "INVALID UNICODE": "malformed line: invalid characters for the file's encoding",
+}
+
+
+def q(name: str) -> str:
+    """Quote one of this module's derived identifiers (or a data-model name)."""
+    return quote_ident(name, allowed=DERIVED_NAMES)
+
+
+def file_format(path: Path) -> str:
+    """'csv', 'parquet' or 'xlsx' from the file's extension, or a SegplanError."""
+    ext = path.suffix.lower()
+    if ext in CSV_EXTENSIONS:
+        return "csv"
+    if ext in PARQUET_EXTENSIONS:
+        return "parquet"
+    if ext in XLSX_EXTENSIONS:
+        return "xlsx"  # calamine reads legacy .xls and .xlsm too
+    raise SegplanError(
+        f"{path.name}: unsupported file type {ext or '(no extension)'!r}",
+        hint="use a .csv, .parquet or .xlsx file",
+    )
+
+
+def check_readable(path: Path) -> None:
+    if not path.exists():
+        raise SegplanError(f"{path}: file not found", hint="check the path")
+    if path.is_dir():
+        raise SegplanError(f"{path}: is a folder, not a file", hint="give the path of one file")
+    if path.stat().st_size == 0:
+        raise SegplanError(f"{path.name}: the file is empty", hint="export the data again")
+
+
+# -- CSV dialect and encoding ---------------------------------------------------------------------
+
+
+@dataclass
+class CsvDialect:
+    """How a CSV file is written: what the loader found and passes to the reader."""
+
+    encoding: str          # DuckDB's name: utf-8, utf-16 or latin-1
+    delimiter: str
+    quote: str
+    escape: str
+    skip_rows: int         # lines before the header
+    headers: list[str]
+    physical_lines: int    # lines with content up to the last non-blank line
+    has_bom: bool = False
+
+    def options(self) -> dict[str, object]:
+        return {"encoding": self.encoding, "delimiter": self.delimiter, "quote": self.quote,
+                "header_line": self.skip_rows + 1, "bom": self.has_bom}
+
+
+def _python_codec(encoding: str) -> str:
+    return {"utf-8": "utf-8-sig", "utf-16": "utf-16", "latin-1": "latin-1"}[encoding]
+
+
+def scan_encoding_and_lines(path: Path) -> tuple[str, bool, int]:
+    """The file's encoding (BOM, else utf-8 if every byte decodes, else latin-1), whether it
+    has a BOM, and its line count up to the last non-blank line (trailing blank lines do not
+    count). One streaming pass over the bytes.
+    """
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding, bom = "utf-16", True
+    else:
+        encoding, bom = "utf-8", head.startswith(codecs.BOM_UTF8)
+    if encoding == "utf-16":
+        return encoding, bom, _count_lines_text(path, "utf-16")
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    newlines = 0
+    carriage = 0
+    tail = b""
+    valid = True
+    with path.open("rb") as fh:
+        while chunk := fh.read(SCAN_CHUNK_BYTES):
+            newlines += chunk.count(b"\n")
+            if newlines == 0:
+                carriage += chunk.count(b"\r")
+            if valid:
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError:
+                    valid = False
+            tail = (tail + chunk)[-65536:]
+    if valid:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            valid = False
+    if newlines == 0 and carriage:
+        # old Mac line ends: count CR instead
+        sep = b"\r"
+        newlines = carriage
+    else:
+        sep = b"\n"
+    lines = _lines_from_tail(newlines, tail, sep)
+    return ("utf-8" if valid else "latin-1"), bom, lines
+
+
+def _lines_from_tail(separators: int, tail: bytes, sep: bytes) -> int:
+    """Line count from the number of separators, dropping trailing blank lines."""
+    stripped = tail.rstrip(b" \t\r\n")
+    trailing_seps = tail[len(stripped):].count(sep)
+    lines = separators + 1 - trailing_seps
+    if not stripped and tail:
+        return 0
+    return lines
+
+
+def _count_lines_text(path: Path, codec: str) -> int:
+    with path.open("r", encoding=codec, newline="") as fh:
+        text_lines = 0
+        last_content = 0
+        for text_lines, line in enumerate(fh, start=1):  # noqa: B007
+            if line.strip():
+                last_content = text_lines
+    return last_content
+
+
+def sniff_csv(cur: duckdb.DuckDBPyConnection, path: Path) -> CsvDialect:
+    """Encoding, delimiter, quote, header line and headers of a CSV file.
+
+    DuckDB's sniffer decides the dialect; when it cannot (badly broken files), the delimiter
+    is the most frequent of , ; tab | in the first line and the quote is '"'.
+    """
+    encoding, bom, lines = scan_encoding_and_lines(path)
+    if lines == 0:
+        raise SegplanError(f"{path.name}: the file has no lines with content", hint="export the data again")
+    delimiter, quote, escape, skip = None, '"', '"', 0
+    try:
+        row = cur.execute(
+            "SELECT Delimiter, Quote, Escape, SkipRows, HasHeader FROM sniff_csv(?, encoding = ?, header = true, all_varchar = true)",
+            [str(path), encoding],
+        ).fetchone()
+    except duckdb.Error:
+        row = None
+    if row is not None:
+        delimiter = row[0]
+        quote = '"' if row[1] in ("(empty)", "", None) else row[1]
+        escape = quote if row[2] in ("(empty)", "", None) else row[2]
+        skip = int(row[3] or 0)
+    with path.open("r", encoding=_python_codec(encoding), newline="") as fh:
+        preamble = [fh.readline() for _ in range(skip)]
+        first = fh.readline()
+        del preamble
+    # the sniffer can settle on a one-column reading of a damaged file: the header decides then
+    fields = {d: len(next(csv.reader([first.rstrip("\r\n")], delimiter=d, quotechar=quote), []))
+              for d in (",", ";", "\t", "|")}
+    if delimiter not in fields or (fields[delimiter] == 1 and max(fields.values()) > 1):
+        delimiter = max(fields, key=lambda d: fields[d])
+    headers = next(csv.reader([first.rstrip("\r\n")], delimiter=delimiter, quotechar=quote), [])
+    headers = [h.strip() for h in headers]
+    if not any(headers):
+        raise SegplanError(f"{path.name}: the first line has no column headers", hint="the first line must name the columns")
+    if len(headers) > _MAX_COLUMNS:
+        raise SegplanError(f"{path.name}: {len(headers)} columns, more than {_MAX_COLUMNS}")
+    return CsvDialect(encoding, delimiter, quote, escape, skip, headers, lines, bom)
+
+
+# -- staging --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Staged:
+    """A file read into ``ingest_rows`` (and ``ingest_structural``)."""
+
+    headers: list[str]
+    file_format: str
+    rows_read: int                 # records in the file (good + structurally rejected)
+    options: dict[str, object] = field(default_factory=dict)
+
+
+def _create_structural(cur: duckdb.DuckDBPyConnection) -> None:
+    cur.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {q(STRUCTURAL_TABLE)} (
+            source_row BIGINT, column_name VARCHAR, value VARCHAR, reason VARCHAR)"""
+    )
+
+
+def _create_stage(cur: duckdb.DuckDBPyConnection, width: int) -> None:
+    cols = ", ".join(f"{q(f'c{i}')} VARCHAR" for i in range(width))
+    cur.execute(f"CREATE OR REPLACE TEMP TABLE {q(STAGE_TABLE)} ({cols}, {q('source_row')} BIGINT)")
+    cur.execute(f"CREATE OR REPLACE TEMP VIEW {q(ROWS_VIEW)} AS SELECT * FROM {q(STAGE_TABLE)}")
+
+
+def stage_csv(cur: duckdb.DuckDBPyConnection, path: Path, dialect: CsvDialect) -> Staged:
+    """Read a CSV file with DuckDB into the staging table; fall back to Python's csv reader
+    when record positions cannot be mapped to lines (see module docstring)."""
+    width = len(dialect.headers)
+    names = [f"c{i}" for i in range(width)]
+    _create_structural(cur)
+    try:
+        cur.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {q(STAGE_TABLE)} AS
+            SELECT * FROM read_csv(?, encoding = ?, delim = ?, quote = ?, escape = ?, header = true,
+                skip = ?, columns = ?, auto_detect = false, null_padding = false,
+                store_rejects = true, rejects_table = 'ingest_csv_errors', rejects_scan = 'ingest_csv_scans')""",
+            [str(path), dialect.encoding, dialect.delimiter, dialect.quote, dialect.escape,
+             dialect.skip_rows, {name: "VARCHAR" for name in names}],
+        )
+    except duckdb.Error as exc:
+        raise SegplanError(
+            f"{path.name}: cannot read as CSV: {str(exc).splitlines()[0]}",
+            hint="check the file is a text export with one header line",
+        ) from exc
+    good = cur.execute(f"SELECT count(*) FROM {q(STAGE_TABLE)}").fetchone()[0]
+    # DuckDB's "line" counts records (and blank lines), one per line in a file without
+    # quoted line breaks; one structural reject per line even if it has several errors.
+    cur.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {q(ROW_ADJUST_TABLE)} AS
+        -- one row per rejected line: its line and how many good records come before it
+        WITH rejected_lines AS (
+            SELECT line, min(error_type) AS error_type, min(column_idx) AS column_idx,
+                   min(csv_line) AS csv_line
+            FROM {q(CSV_ERRORS_TABLE)} GROUP BY line
+        )
+        SELECT line, error_type, column_idx, csv_line,
+               row_number() OVER (ORDER BY line) AS rejects_so_far,
+               line - ? - row_number() OVER (ORDER BY line) AS good_before
+        FROM rejected_lines"""
+        , [dialect.skip_rows + 1],
+    )
+    rejected = cur.execute(f"SELECT count(*) FROM {q(ROW_ADJUST_TABLE)}").fetchone()[0]
+    header_line = dialect.skip_rows + 1
+    if header_line + good + rejected != dialect.physical_lines:
+        return _stage_csv_python(cur, path, dialect)
+    cur.execute(
+        f"""INSERT INTO {q(STRUCTURAL_TABLE)}
+        SELECT line, CASE WHEN column_idx BETWEEN 1 AND len(?) THEN list_extract(?, CAST(column_idx AS BIGINT)) END,
+               left(csv_line, 500),
+               coalesce(list_extract(?, list_position(?, error_type)), 'malformed line: ' || lower(error_type))
+        FROM {q(ROW_ADJUST_TABLE)}""",
+        [dialect.headers, dialect.headers, list(_CSV_ERROR_REASONS.values()), list(_CSV_ERROR_REASONS)],
+    )
+    # the line of good record k (0-based rowid): header line + k + 1 + rejected lines before it.
+    # (a view cannot take parameters: the header line sits in a one-row table)
+    # rowids of a table created inside a transaction do not start at 0: count from the first
+    cur.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {q(HEADER_LINE_TABLE)} AS
+        SELECT CAST(? AS BIGINT) AS header_line, min(rowid) AS first_rowid, max(rowid) AS last_rowid
+        FROM {q(STAGE_TABLE)}""",
+        [header_line],
+    )
+    first_rowid, last_rowid = cur.execute(f"SELECT first_rowid, last_rowid FROM {q(HEADER_LINE_TABLE)}").fetchone()
+    if good and last_rowid - first_rowid + 1 != good:
+        return _stage_csv_python(cur, path, dialect)
+    if rejected:
+        cur.execute(
+            f"""CREATE OR REPLACE TEMP VIEW {q(ROWS_VIEW)} AS
+            SELECT s.*, s.rowid - h.first_rowid + h.header_line + 1 + coalesce(a.rejects_so_far, 0) AS source_row
+            FROM {q(STAGE_TABLE)} s CROSS JOIN {q(HEADER_LINE_TABLE)} h
+            ASOF LEFT JOIN (
+                -- one row per run of adjacent rejected lines: all of them precede later records
+                SELECT good_before, max(rejects_so_far) AS rejects_so_far FROM {q(ROW_ADJUST_TABLE)} GROUP BY good_before
+            ) a ON s.rowid - h.first_rowid >= a.good_before"""
+        )
+    else:
+        cur.execute(
+            f"""CREATE OR REPLACE TEMP VIEW {q(ROWS_VIEW)} AS
+            SELECT s.*, s.rowid - h.first_rowid + h.header_line + 1 AS source_row
+            FROM {q(STAGE_TABLE)} s CROSS JOIN {q(HEADER_LINE_TABLE)} h"""
+        )
+    return Staged(dialect.headers, "csv", good + rejected, {**dialect.options(), "csv_parser": "duckdb"})
+
+
+def _stage_csv_python(cur: duckdb.DuckDBPyConnection, path: Path, dialect: CsvDialect) -> Staged:
+    """Read the CSV with Python's csv module, streaming Arrow batches into the staging table."""
+    width = len(dialect.headers)
+    _create_stage(cur, width)
+    _create_structural(cur)
+    structural: list[tuple[int, str | None, str, str]] = []
+    good = 0
+
+    def records() -> Iterator[tuple[int, list[str] | None, str | None]]:
+        with path.open("r", encoding=_python_codec(dialect.encoding), newline="") as fh:
+            for _ in range(dialect.skip_rows + 1):
+                fh.readline()
+            reader = csv.reader(fh, delimiter=dialect.delimiter, quotechar=dialect.quote,
+                                doublequote=dialect.escape == dialect.quote, strict=True,
+                                escapechar=None if dialect.escape == dialect.quote else dialect.escape)
+            offset = dialect.skip_rows + 1
+            last_line = 0
+            while True:
+                start = offset + last_line + 1
+                try:
+                    record = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as exc:
+                    last_line = reader.line_num
+                    yield start, None, str(exc)
+                    continue
+                last_line = reader.line_num
+                yield start, record, None
+
+    batch: list[list[str | None]] = []
+    for line, record, error in records():
+        if error is not None:
+            structural.append((line, None, "", "malformed line: bad quoting"))
+            continue
+        assert record is not None
+        if not record or (len(record) == 1 and not record[0].strip()):
+            continue  # blank line: not a record
+        if len(record) != width:
+            reason = "malformed line: too few columns" if len(record) < width else "malformed line: too many columns"
+            structural.append((line, None, dialect.delimiter.join(record)[:500], reason))
+            continue
+        batch.append([*[v if v != "" else None for v in record], line])
+        if len(batch) >= BATCH_ROWS:
+            good += _insert_batch(cur, batch, width)
+            batch = []
+    if batch:
+        good += _insert_batch(cur, batch, width)
+    if structural:
+        cur.executemany(f"INSERT INTO {q(STRUCTURAL_TABLE)} VALUES (?, ?, ?, ?)", structural)
+    return Staged(dialect.headers, "csv", good + len(structural), {**dialect.options(), "csv_parser": "python"})
+
+
+def _insert_batch(cur: duckdb.DuckDBPyConnection, rows: list[list], width: int) -> int:
+    import pyarrow as pa
+
+    columns = list(zip(*rows, strict=True))
+    arrays = [pa.array(columns[i], type=pa.string()) for i in range(width)]
+    arrays.append(pa.array(columns[width], type=pa.int64()))
+    batch = pa.table(arrays, names=[f"c{i}" for i in range(width)] + ["source_row"])
+    cur.register("ingest_batch", batch)
+    try:
+        cur.execute(f"INSERT INTO {q(STAGE_TABLE)} SELECT * FROM ingest_batch")
+    finally:
+        cur.unregister("ingest_batch")
+    return len(rows)
+
+
+def parquet_headers(cur: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
+    try:
+        rel = cur.execute("SELECT * FROM read_parquet(?) LIMIT 0", [str(path)])
+    except duckdb.Error as exc:
+        raise SegplanError(
+            f"{path.name}: cannot read as Parquet: {str(exc).splitlines()[0]}",
+            hint="the file may be damaged or not Parquet; export it again",
+        ) from exc
+    return [d[0] for d in rel.description]
+
+
+def stage_parquet(cur: duckdb.DuckDBPyConnection, path: Path) -> Staged:
+    """Copy a Parquet file into the staging table, every value as text; row = record number."""
+    headers = parquet_headers(cur, path)
+    if not headers:
+        raise SegplanError(f"{path.name}: the Parquet file has no columns")
+    _create_stage(cur, len(headers))
+    _create_structural(cur)
+    try:
+        # columns by position; file_row_number comes last and is 0-based
+        cur.execute(
+            f"""INSERT INTO {q(STAGE_TABLE)}
+            SELECT * REPLACE ({q('file_row_number')} + 1 AS {q('file_row_number')})
+            FROM read_parquet(?, file_row_number = true)""",
+            [str(path)],
+        )
+    except duckdb.Error as exc:
+        raise SegplanError(
+            f"{path.name}: cannot read as Parquet: {str(exc).splitlines()[0]}",
+            hint="the file may be damaged; export it again",
+        ) from exc
+    rows = cur.execute(f"SELECT count(*) FROM {q(STAGE_TABLE)}").fetchone()[0]
+    return Staged(headers, "parquet", rows, {})
+
+
+# -- XLSX -----------------------------------------------------------------------------------------
+
+
+def cell_text(value: object) -> str | None:
+    """A spreadsheet cell as the text a CSV export would hold (integral numbers without '.0')."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    return str(value)
+
+
+def _open_sheet(path: Path, sheet: str | int | None):
+    from python_calamine import CalamineError, CalamineWorkbook
+
+    try:
+        workbook = CalamineWorkbook.from_path(str(path))
+        if sheet is None:
+            sheet = 0
+        if isinstance(sheet, int):
+            return workbook.get_sheet_by_index(sheet)
+        return workbook.get_sheet_by_name(sheet)
+    except (CalamineError, OSError, ValueError, IndexError) as exc:
+        raise SegplanError(
+            f"{path.name}: cannot read as a spreadsheet: {exc}",
+            hint="save it again as .xlsx, or export it as CSV",
+        ) from exc
+
+
+def xlsx_rows(path: Path, sheet: str | int | None = None) -> Iterator[tuple[int, list[object]]]:
+    """(spreadsheet row number, cells) for every row of the sheet's used range."""
+    from python_calamine import CalamineError
+
+    worksheet = _open_sheet(path, sheet)
+    first_row = worksheet.start[0] + 1 if worksheet.start else 1
+    try:
+        for offset, row in enumerate(worksheet.iter_rows()):
+            yield first_row + offset, row
+    except CalamineError as exc:
+        raise SegplanError(f"{path.name}: cannot read the spreadsheet: {exc}", hint="save it again as .xlsx") from exc
+
+
+def xlsx_headers(path: Path, sheet: str | int | None = None) -> tuple[int, list[str]]:
+    for number, row in xlsx_rows(path, sheet):
+        headers = [cell_text(v) or "" for v in row]
+        while headers and not headers[-1]:
+            headers.pop()
+        if any(headers):
+            return number, [h.strip() for h in headers]
+    raise SegplanError(f"{path.name}: the spreadsheet has no data", hint="check the first sheet holds the table")
+
+
+def stage_xlsx(cur: duckdb.DuckDBPyConnection, path: Path, sheet: str | int | None = None) -> Staged:
+    """Stream a sheet into the staging table in Arrow batches; row = spreadsheet row number."""
+    header_row, headers = xlsx_headers(path, sheet)
+    width = len(headers)
+    _create_stage(cur, width)
+    _create_structural(cur)
+    batch: list[list] = []
+    rows = 0
+    structural: list[tuple[int, str | None, str, str]] = []
+    for number, row in xlsx_rows(path, sheet):
+        if number <= header_row:
+            continue
+        cells = [cell_text(v) for v in row]
+        extra = [c for c in cells[width:] if c is not None and c.strip()]
+        cells = (cells + [None] * width)[:width]
+        if extra:
+            structural.append((number, None, ", ".join(extra)[:500], "malformed line: too many columns"))
+            rows += 1
+            continue
+        if all(c is None or not c.strip() for c in cells):
+            continue  # empty spreadsheet row: not a record
+        batch.append([*cells, number])
+        if len(batch) >= BATCH_ROWS:
+            rows += _insert_batch(cur, batch, width)
+            batch = []
+    if batch:
+        rows += _insert_batch(cur, batch, width)
+    if structural:
+        cur.executemany(f"INSERT INTO {q(STRUCTURAL_TABLE)} VALUES (?, ?, ?, ?)", structural)
+    if rows == 0:
+        raise SegplanError(f"{path.name}: the spreadsheet has headers but no data rows", hint="check the first sheet holds the table")
+    return Staged(headers, "xlsx", rows, {"sheet": sheet if sheet is not None else 0, "header_row": header_row})

@@ -1,0 +1,203 @@
+"""Ingest, step 2: how text values become dates, numbers, yes/no and trimmed text, in SQL.
+
+Everything here runs inside DuckDB over the staging view ``ingest_rows`` (see ingest_read):
+the format of each date column and the decimal mark of each number column are detected from
+the column's own values, then the parse is one set-based expression per column.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from core.ingest_read import ROWS_VIEW, q
+
+#: Date layouts tried on a column, in order of preference when several fit every value:
+#: ISO first, then US month/day (the default when day and month cannot be told apart),
+#: then day/month, then layouts with month names (e.g. SCMS '2-Jun-06').
+DATE_LAYOUTS: tuple[tuple[str, str], ...] = (
+    ("%Y-%m-%d", "iso"),
+    ("%Y/%m/%d", "iso"),
+    ("%m/%d/%Y", "us"),
+    ("%m/%d/%y", "us"),
+    ("%m-%d-%Y", "us"),
+    ("%d/%m/%Y", "eu"),
+    ("%d/%m/%y", "eu"),
+    ("%d.%m.%Y", "eu"),
+    ("%d.%m.%y", "eu"),
+    ("%d-%m-%Y", "eu"),
+    ("%d-%b-%y", "named"),
+    ("%d-%b-%Y", "named"),
+    ("%d %b %Y", "named"),
+    ("%d %B %Y", "named"),
+    ("%b %d, %Y", "named"),
+    ("%B %d, %Y", "named"),
+    ("%Y%m%d", "iso"),
+)
+#: Times that may follow the date (the time of day is dropped: the model stores dates).
+TIME_SUFFIXES = ("", " %H:%M", " %H:%M:%S", " %H:%M:%S.%f", "T%H:%M", "T%H:%M:%S", "T%H:%M:%S.%f",
+                 " %I:%M %p", " %I:%M:%S %p", "T%H:%M:%SZ", " %H:%M:%S%z")
+#: Values a column's date layout is chosen on (first rows); the choice is then checked on
+#: every value when month/day and day/month both fit the sample.
+DATE_SAMPLE_ROWS = 20_000
+#: at most this many distinct sample values are tried against every layout.
+DATE_SAMPLE_VALUES = 2_000
+
+TRUE_WORDS = ("true", "t", "yes", "y", "1", "x", "ja", "oui", "si")
+FALSE_WORDS = ("false", "f", "no", "n", "0", "nein", "non")
+
+#: Identifier columns: '17850.0' (a number column saved through a spreadsheet) becomes '17850'.
+ID_COLUMNS = frozenset({"order_id", "customer_id", "product_id", "line_number", "shipment_id", "location_id", "activity"})
+
+
+def date_formats(layout: str) -> list[str]:
+    return [layout + suffix for suffix in TIME_SUFFIXES]
+
+
+def create_macros(cur: duckdb.DuckDBPyConnection) -> None:
+    """SQL macros the parse expressions use (temporary: they live with the load's cursor)."""
+    cur.execute(
+        # text: trimmed (spaces, tabs, line breaks, no-break spaces); empty is NULL
+        """CREATE OR REPLACE TEMP MACRO seg_text(v) AS
+           NULLIF(trim(v, ' ' || chr(9) || chr(10) || chr(13) || chr(160)), '')"""
+    )
+    cur.execute(
+        # identifiers: trimmed, and a spreadsheet's '17850.0' back to '17850'
+        """CREATE OR REPLACE TEMP MACRO seg_id(v) AS
+           CASE WHEN seg_text(v) LIKE '%.0' AND regexp_full_match(seg_text(v), '[0-9]+\\.0+')
+                THEN regexp_extract(seg_text(v), '^([0-9]+)\\.', 1) ELSE seg_text(v) END"""
+    )
+    cur.execute(
+        # number text with currency, spaces, thousands marks removed; (12) and 12- are negative
+        """CREATE OR REPLACE TEMP MACRO seg_num_clean(v) AS
+           regexp_replace(v, '[\\s\\x{00A0}''$€£¥₹]|USD|EUR|GBP|CHF', '', 'gi')"""
+    )
+    cur.execute(
+        """CREATE OR REPLACE TEMP MACRO seg_num_sign(x) AS
+           CASE WHEN x LIKE '(%)' THEN '-' || x[2:-2]
+                WHEN x LIKE '%-' AND x NOT LIKE '-%' THEN '-' || x[1:-2]
+                ELSE x END"""
+    )
+    cur.execute(
+        """CREATE OR REPLACE TEMP MACRO seg_num_plain(x, decimal_comma) AS
+           CASE WHEN decimal_comma THEN replace(replace(x, '.', ''), ',', '.') ELSE replace(x, ',', '') END"""
+    )
+    cur.execute(
+        """CREATE OR REPLACE TEMP MACRO seg_num_strict(x) AS
+           CASE WHEN regexp_full_match(x, '[-+]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][-+]?[0-9]+)?')
+                THEN CAST(x AS DOUBLE) END"""
+    )
+    cur.execute(
+        # a number: the plain cast when it is a finite number (fast path), else cleaned
+        """CREATE OR REPLACE TEMP MACRO seg_number(v, decimal_comma) AS
+           CASE WHEN NOT decimal_comma AND isfinite(TRY_CAST(v AS DOUBLE)) THEN TRY_CAST(v AS DOUBLE)
+                ELSE seg_num_strict(seg_num_plain(seg_num_sign(seg_num_clean(v)), decimal_comma)) END"""
+    )
+    cur.execute(
+        """CREATE OR REPLACE TEMP MACRO seg_bool(v) AS
+           CASE WHEN lower(v) IN ('true', 't', 'yes', 'y', '1', 'x', 'ja', 'oui', 'si') THEN true
+                WHEN lower(v) IN ('false', 'f', 'no', 'n', '0', 'nein', 'non') THEN false END"""
+    )
+
+
+@dataclass
+class DateChoice:
+    """The layout chosen for one date column and why."""
+
+    layout: str | None        # None when no layout parses any value
+    ambiguous: bool = False   # month/day and day/month both fit every value
+    failures: int = 0         # values with digits that the layout does not parse (sample)
+
+
+def detect_date_layouts(
+    cur: duckdb.DuckDBPyConnection, stage_columns: dict[str, str]
+) -> dict[str, DateChoice]:
+    """Per date column (model name -> staging column), the layout that parses its values.
+
+    A layout must parse every non-empty value that contains a digit (text notes such as
+    'Date Not Captured' are not dates). When US and European layouts both fit the sample,
+    the whole column decides; when they still both fit, another column of the same file that
+    is unambiguous decides, else the US default is used and the column is marked ambiguous.
+    """
+    choices: dict[str, DateChoice] = {}
+    for model_col, stage_col in stage_columns.items():
+        fitting: list[tuple[str, str, int]] = []
+        sample = f"""
+            -- one row per distinct date-like value among the first rows
+            SELECT DISTINCT seg_text({q(stage_col)}) AS v FROM (SELECT {q(stage_col)} FROM {q(ROWS_VIEW)} LIMIT $rows)
+            WHERE regexp_matches(seg_text({q(stage_col)}), '[0-9]') LIMIT $values"""
+        limits = {"rows": DATE_SAMPLE_ROWS, "values": DATE_SAMPLE_VALUES}
+        # try_strptime wants a constant format: one bound parameter per layout
+        tests = ", ".join(
+            f"count(*) FILTER (WHERE NOT coalesce(year(try_strptime(v, $l{i})) BETWEEN 1900 AND 2200, false))"
+            for i in range(len(DATE_LAYOUTS))
+        )
+        layouts = {f"l{i}": date_formats(layout) for i, (layout, _) in enumerate(DATE_LAYOUTS)}
+        counts = cur.execute(f"WITH sample AS ({sample}) SELECT {tests} FROM sample", {**limits, **layouts}).fetchone()
+        failures = list(counts)
+        sample_size = cur.execute(f"SELECT count(*) FROM ({sample})", limits).fetchone()[0]
+        if sample_size == 0:
+            choices[model_col] = DateChoice(None)
+            continue
+        for (layout, family), fail in zip(DATE_LAYOUTS, failures, strict=True):
+            fitting.append((layout, family, fail))
+        best = min(f for _, _, f in fitting)
+        if best == sample_size:
+            choices[model_col] = DateChoice(None, failures=best)
+            continue
+        candidates = [(layout, family) for layout, family, f in fitting if f == best]
+        families = {family for _, family in candidates}
+        if {"us", "eu"} <= families:
+            us = next(layout for layout, family in candidates if family == "us")
+            eu = next(layout for layout, family in candidates if family == "eu")
+            # the day/month question is in the date part: few distinct values even in big files
+            us_fail, eu_fail = cur.execute(
+                f"""SELECT count(*) FILTER (WHERE try_strptime(d, ?) IS NULL),
+                           count(*) FILTER (WHERE try_strptime(d, ?) IS NULL)
+                    FROM (SELECT DISTINCT split_part(seg_text({q(stage_col)}), ' ', 1) AS d FROM {q(ROWS_VIEW)}
+                          WHERE regexp_matches(seg_text({q(stage_col)}), '[0-9]'))""",
+                [us, eu],
+            ).fetchone()
+            if us_fail < eu_fail:
+                choices[model_col] = DateChoice(us, failures=best)
+            elif eu_fail < us_fail:
+                choices[model_col] = DateChoice(eu, failures=best)
+            else:
+                choices[model_col] = DateChoice(us, ambiguous=True, failures=best)
+        else:
+            choices[model_col] = DateChoice(candidates[0][0], failures=best)
+    # a file writes all its dates one way: an unambiguous European column settles the rest
+    eu_layouts = {layout for layout, family in DATE_LAYOUTS if family == "eu"}
+    if any(c.layout in eu_layouts and not c.ambiguous for c in choices.values()):
+        swap = {"%m/%d/%Y": "%d/%m/%Y", "%m/%d/%y": "%d/%m/%y", "%m-%d-%Y": "%d-%m-%Y"}
+        for col, choice in choices.items():
+            if choice.ambiguous and choice.layout in swap:
+                choices[col] = DateChoice(swap[choice.layout], ambiguous=True, failures=choice.failures)
+    return choices
+
+
+def detect_decimal_comma(
+    cur: duckdb.DuckDBPyConnection, stage_columns: dict[str, str], delimiter: str | None
+) -> dict[str, bool]:
+    """Per number column, whether ',' is its decimal mark (European files).
+
+    A column uses a decimal comma when some value ends in a comma and one, two or four or
+    more digits ('7,5', '1.234,50') and none reads as US style ('1,234.50', '7.25'). When no
+    value decides (integers, or '1,234'), a semicolon-delimited file is taken as European.
+    """
+    result: dict[str, bool] = {}
+    for model_col, stage_col in stage_columns.items():
+        comma, dot = cur.execute(
+            f"""SELECT
+                count(*) FILTER (WHERE contains(v, ',') AND regexp_matches(v, ',[0-9]{{1,2}}$|,[0-9]{{4,}}$|\\.[0-9]{{3}},[0-9]+$')),
+                count(*) FILTER (WHERE contains(v, '.') AND regexp_matches(v, '\\.[0-9]{{1,2}}$|\\.[0-9]{{4,}}$|,[0-9]{{3}}\\.[0-9]+$'))
+            FROM (SELECT seg_text({q(stage_col)}) AS v FROM {q(ROWS_VIEW)})"""
+        ).fetchone()
+        if comma and not dot:
+            result[model_col] = True
+        elif dot:
+            result[model_col] = False
+        else:
+            result[model_col] = delimiter == ";"
+    return result

@@ -1,0 +1,472 @@
+"""Ingest on small hand-made files: every rule with its exact row numbers and reasons."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from core.errors import SegplanError
+from core.ingest import (
+    IngestResult,
+    ingest_file,
+    parse_overrides,
+    preview,
+    read_headers,
+    rejects,
+    resolve_mapping,
+    source_key_for,
+    suggest_mapping,
+)
+
+RETAIL_HEADER = "InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID\n"
+
+
+def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def reject_rows(store, run_id: int) -> list[tuple[int, str | None, str | None, str]]:
+    """The run's rejects as plain tuples (row, column, value, reason), NA as None."""
+    frame = rejects(store, run_id)
+    out = []
+    for row in frame.itertuples(index=False):
+        value = None if row.value is None or row.value != row.value else row.value
+        column = None if row.column_name is None or row.column_name != row.column_name else row.column_name
+        out.append((int(row.row_number), column, value, row.reason))
+    return out
+
+
+def check_invariant(store, result: IngestResult) -> None:
+    assert result.rows_read == result.rows_loaded + result.rows_rejected
+    run = store.cursor().execute(
+        "SELECT rows_read, rows_loaded, rows_rejected, status FROM ingest_runs WHERE run_id = ?", [result.run_id]
+    ).fetchone()
+    assert run == (result.rows_read, result.rows_loaded, result.rows_rejected, "ok")
+    distinct_rejected = store.cursor().execute(
+        "SELECT count(DISTINCT row_number) FROM ingest_rejects WHERE run_id = ?", [result.run_id]
+    ).fetchone()[0]
+    assert distinct_rejected == result.rows_rejected
+    loaded = store.cursor().execute(
+        f"SELECT count(*) FROM {result.table} WHERE run_id = ?", [result.run_id]
+    ).fetchone()[0]
+    assert loaded == result.rows_loaded
+
+
+# -- the Online Retail rules, line by line ----------------------------------------------------------
+
+RETAIL_LINES = (
+    RETAIL_HEADER
+    + "536365,85123A,6,12/1/2010 8:26,2.55,17850\n"        # 2 ok
+    + "536366,22633,6,12/1/2010 8:28,1.85,\n"              # 3 missing key customer_id
+    + "C536379,D,-1,12/1/2010 9:41,27.50,14527\n"          # 4 cancelled + negative + non-product
+    + "536367,84879,abc,12/1/2010 8:34,1.69,13047\n"       # 5 unparseable number
+    + "536368,22960,3,13/13/2010,4.25,13047\n"             # 6 unparseable date
+    + "536365,85123A,6,12/1/2010 8:26,2.55,17850\n"        # 7 duplicate of line 2
+    + "536369,POST,1,12/2/2010 10:00,18.00,12583\n"        # 8 non-product code
+    + '536370,21730," 1,000 ",12/2/2010 10:03,£4.25,17850\n'  # 9 ok: 1000 at 4.25
+    + "536371,22086,-2,12/2/2010 10:05,2.55,17850\n"       # 10 return (negative quantity)
+)
+
+
+def test_retail_rules_exact_rows_and_reasons(store, tmp_path):
+    path = write(tmp_path / "retail.csv", RETAIL_LINES)
+    result = ingest_file(store, "orders", path)
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (9, 2, 7)
+    assert reject_rows(store, result.run_id) == [
+        (3, "customer_id", None, "missing key"),
+        (4, "product_id", "D", "non-product code"),
+        (4, "order_id", "C536379", "return: cancelled order"),
+        (4, "quantity", "-1", "return: negative quantity"),
+        (5, "quantity", "abc", "unparseable number"),
+        (6, "order_date", "13/13/2010", "unparseable date"),
+        (7, "order_id,order_date,customer_id,product_id,quantity,unit_price",
+         "536365 | 2010-12-01 | 17850 | 85123A | 6.0 | 2.55 (first on row 2)", "duplicate line"),
+        (8, "product_id", "POST", "non-product code"),
+        (10, "quantity", "-2", "return: negative quantity"),
+    ]
+    assert result.reject_reasons == {
+        "duplicate line": 1, "missing key": 1, "non-product code": 2, "return: cancelled order": 1,
+        "return: negative quantity": 2, "unparseable date": 1, "unparseable number": 1,
+    }
+    rows = store.cursor().execute(
+        "SELECT source_row, order_id, product_id, quantity, unit_price, order_date::VARCHAR, customer_id, run_id "
+        "FROM orders ORDER BY source_row"
+    ).fetchall()
+    assert rows == [
+        (2, "536365", "85123A", 6.0, 2.55, "2010-12-01", "17850", result.run_id),
+        (9, "536370", "21730", 1000.0, 4.25, "2010-12-02", "17850", result.run_id),
+    ]
+    assert result.options["date_formats"] == {"order_date": "%m/%d/%Y"}
+    check_invariant(store, result)
+
+
+def test_allow_returns_and_empty_non_product_codes_keep_those_lines(store, tmp_path):
+    path = write(tmp_path / "retail.csv", RETAIL_LINES)
+    result = ingest_file(store, "orders", path, allow_returns=True, non_product_codes=set())
+    assert [r[0] for r in reject_rows(store, result.run_id)] == [3, 5, 6, 7]
+    loaded = store.cursor().execute("SELECT source_row, quantity FROM orders ORDER BY source_row").fetchall()
+    assert loaded == [(2, 6.0), (4, -1.0), (8, 1.0), (9, 1000.0), (10, -2.0)]
+    check_invariant(store, result)
+
+
+def test_progress_is_reported_in_order(store, tmp_path):
+    path = write(tmp_path / "retail.csv", RETAIL_LINES)
+    seen: list[tuple[float, str]] = []
+    ingest_file(store, "orders", path, progress=lambda f, m: seen.append((f, m)))
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
+    assert any(m.startswith("validating") for _, m in seen) and any(m == "writing" for _, m in seen)
+
+
+# -- CSV structure and row numbers -----------------------------------------------------------------
+
+def test_structural_errors_become_rejects_with_editor_line_numbers(store, tmp_path):
+    text = (
+        "customer_id,customer_name,region\n"   # 1
+        "K1,Alpha,North\n"                      # 2
+        "K2,Beta\n"                             # 3 too few
+        "K3,Gamma,South,extra\n"                # 4 too many
+        "K4,Delta,East\n"                       # 5
+        'K5,"bad"q,West\n'                      # 6 bad quoting
+        "K6,Epsilon,West\n"                     # 7
+    )
+    result = ingest_file(store, "customers", write(tmp_path / "customers.csv", text))
+    assert [(r[0], r[3]) for r in reject_rows(store, result.run_id)] == [
+        (3, "malformed line: too few columns"),
+        (4, "malformed line: too many columns"),
+        (6, "malformed line: bad quoting"),
+    ]
+    assert store.cursor().execute("SELECT customer_id, source_row FROM customers ORDER BY 2").fetchall() == [
+        ("K1", 2), ("K4", 5), ("K6", 7)
+    ]
+    assert result.options["csv_parser"] == "duckdb"
+    check_invariant(store, result)
+
+
+def test_quoted_line_breaks_and_blank_lines_keep_exact_line_numbers(store, tmp_path):
+    text = (
+        "customer_id,customer_name,region\n"   # 1
+        'K1,"Alpha\nand Co",North\n'            # 2-3
+        "\n"                                     # 4 blank
+        "K2,Beta\n"                              # 5 too few
+        'K3,"Gamma ""G""",South\n'              # 6
+        "K4,,\n"                                 # 7
+    )
+    result = ingest_file(store, "customers", write(tmp_path / "customers.csv", text))
+    assert [(r[0], r[3]) for r in reject_rows(store, result.run_id)] == [(5, "malformed line: too few columns")]
+    assert store.cursor().execute(
+        "SELECT source_row, customer_id, customer_name, region FROM customers ORDER BY 1"
+    ).fetchall() == [(2, "K1", "Alpha\nand Co", "North"), (6, "K3", 'Gamma "G"', "South"), (7, "K4", None, None)]
+    assert result.rows_read == 4
+    check_invariant(store, result)
+
+
+# -- encodings and dialects ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("encoding,bom", [("utf-8-sig", True), ("utf-16", True), ("latin-1", False), ("utf-8", False)])
+def test_encodings(store, tmp_path, encoding, bom):
+    text = "Customer ID,Name,Country\nK1,Zoë Müller,Côte d'Ivoire\nK2,Ørsted,Danmark\n"
+    path = write(tmp_path / "customers.csv", text, encoding)
+    assert read_headers(path) == ["Customer ID", "Name", "Country"]
+    result = ingest_file(store, "customers", path)
+    assert store.cursor().execute("SELECT customer_id, customer_name, region FROM customers ORDER BY 1").fetchall() == [
+        ("K1", "Zoë Müller", "Côte d'Ivoire"), ("K2", "Ørsted", "Danmark")
+    ]
+    assert result.options["bom"] is bom
+    assert result.options["encoding"] == {"utf-8-sig": "utf-8", "utf-16": "utf-16"}.get(encoding, encoding)
+    check_invariant(store, result)
+
+
+def test_semicolon_file_with_decimal_comma_and_european_dates(store, tmp_path):
+    text = (
+        "Auftrag;Material;Kunde;Menge;Datum;Preis\n"
+        "A1;M1;K1;1.234,50;13.01.2024;7,5\n"
+        "A2;M2;K1;2;01.02.2024;€ 1.000,25\n"
+        "A3;M3;K2;3;31.12.2024;(2,00)\n"
+    )
+    mapping = {"Auftrag": "order_id", "Material": "product_id", "Kunde": "customer_id", "Menge": "quantity",
+               "Datum": "order_date", "Preis": "unit_price"}
+    result = ingest_file(store, "orders", write(tmp_path / "auftraege.csv", text), mapping=mapping, allow_returns=True)
+    assert store.cursor().execute(
+        "SELECT order_id, quantity, order_date::VARCHAR, unit_price FROM orders ORDER BY 1"
+    ).fetchall() == [("A1", 1234.5, "2024-01-13", 7.5), ("A2", 2.0, "2024-02-01", 1000.25), ("A3", 3.0, "2024-12-31", -2.0)]
+    assert result.options["delimiter"] == ";"
+    assert result.options["decimal_comma"] == {"quantity": True, "unit_price": True}
+    check_invariant(store, result)
+
+
+# -- dates, numbers, booleans ----------------------------------------------------------------------
+
+def _orders_csv(tmp_path: Path, dates: list[str], name: str = "orders.csv") -> Path:
+    lines = ["order_id,customer_id,product_id,quantity,order_date,promised_date"]
+    lines += [f"O{i},C1,P{i},1,{d},{d}" for i, d in enumerate(dates)]
+    return write(tmp_path / name, "\n".join(lines) + "\n")
+
+
+def test_day_month_order_is_taken_from_the_data(store, tmp_path):
+    result = ingest_file(store, "orders", _orders_csv(tmp_path, ["01/02/2024", "13/02/2024", "28/02/2024"]))
+    assert result.options["date_formats"] == {"order_date": "%d/%m/%Y", "promised_date": "%d/%m/%Y"}
+    assert result.options["date_format_ambiguous"] == []
+    assert store.cursor().execute("SELECT min(order_date)::VARCHAR FROM orders").fetchone()[0] == "2024-02-01"
+
+
+def test_ambiguous_dates_default_to_us_and_are_recorded(store, tmp_path):
+    result = ingest_file(store, "orders", _orders_csv(tmp_path, ["01/02/2024", "03/04/2024"]))
+    assert result.options["date_formats"]["order_date"] == "%m/%d/%Y"
+    assert result.options["date_format_ambiguous"] == ["order_date", "promised_date"]
+    run_options = json.loads(store.cursor().execute("SELECT options FROM ingest_runs").fetchone()[0])
+    assert run_options["date_format_ambiguous"] == ["order_date", "promised_date"]
+    assert store.cursor().execute("SELECT min(order_date)::VARCHAR FROM orders").fetchone()[0] == "2024-01-02"
+
+
+@pytest.mark.parametrize("values,expected", [
+    (["2-Jun-06", "14-Nov-06"], ["2006-06-02", "2006-11-14"]),
+    (["2010-12-01 08:26", "2010-12-02 17:05:00"], ["2010-12-01", "2010-12-02"]),
+    (["12/1/2010 8:26", "12/31/2010 17:05"], ["2010-12-01", "2010-12-31"]),
+    (["2024-03-05", "2024-03-06"], ["2024-03-05", "2024-03-06"]),
+])
+def test_date_layouts(store, tmp_path, values, expected):
+    ingest_file(store, "orders", _orders_csv(tmp_path, values))
+    got = store.cursor().execute("SELECT order_date::VARCHAR FROM orders ORDER BY source_row").fetchall()
+    assert [g[0] for g in got] == expected
+
+
+def test_optional_number_text_note_is_null_with_warning_but_malformed_number_is_rejected(store, tmp_path):
+    text = (
+        "order_id,customer_id,product_id,quantity,order_date,weight (kilograms),Sales\n"
+        "O1,C1,P1,1,2024-01-01,13,\"$1,200.50\"\n"            # 2 ok
+        "O2,C1,P2,1,2024-01-01,Weight Captured Separately,5\n"  # 3 ok, weight NULL + warning
+        "O3,C1,P3,1,2024-01-01,See ASN-93 (ID#:1281),5\n"       # 4 ok, weight NULL + warning
+        "O4,C1,P4,1,2024-01-01,1.2.3,5\n"                        # 5 reject: malformed number
+        "O5,C1,P5,1,2024-01-01, ,5\n"                            # 6 ok, weight empty
+    )
+    result = ingest_file(store, "orders", write(tmp_path / "o.csv", text))
+    assert reject_rows(store, result.run_id) == [(5, "weight_kg", "1.2.3", "unparseable number")]
+    assert result.warnings == {"weight_kg": 2}
+    assert sorted(result.options["nulled_text_values"]["weight_kg"]["examples"]) == [
+        "See ASN-93 (ID#:1281)", "Weight Captured Separately"
+    ]
+    assert store.cursor().execute("SELECT source_row, weight_kg, net_amount FROM orders ORDER BY 1").fetchall() == [
+        (2, 13.0, 1200.5), (3, None, 5.0), (4, None, 5.0), (6, None, 5.0)
+    ]
+    message = store.cursor().execute("SELECT message FROM ingest_runs").fetchone()[0]
+    assert "weight_kg: 2 text value(s)" in message
+    check_invariant(store, result)
+
+
+def test_booleans_and_trimmed_text(store, tmp_path):
+    text = ("customer_id,customer_name,strategic_account\n K1 ,  Alpha  ,yes\nK2,Beta,N\nK3,Gamma,x\nK4,Delta,0\n"
+            "K5,Eps,\nK6,Zeta,2\nK7,Eta,maybe\n")
+    result = ingest_file(store, "customers", write(tmp_path / "c.csv", text))
+    assert store.cursor().execute("SELECT customer_id, customer_name, strategic_account FROM customers ORDER BY 1").fetchall() == [
+        ("K1", "Alpha", True), ("K2", "Beta", False), ("K3", "Gamma", True), ("K4", "Delta", False), ("K5", "Eps", None),
+        ("K7", "Eta", None),
+    ]
+    # '2' is a malformed flag (reject); 'maybe' is a text note in an optional column (NULL + warning)
+    assert reject_rows(store, result.run_id) == [(7, "strategic_account", "2", "unparseable yes/no")]
+    assert result.warnings == {"strategic_account": 1}
+
+
+def test_cost_rates_unknown_driver(store, tmp_path):
+    text = "activity,driver,rate\npicking,per_line,0.4\ntransport,per_pallet,12\nhandling,PER_ORDER,2\n"
+    result = ingest_file(store, "cost_rates", write(tmp_path / "rates.csv", text))
+    assert reject_rows(store, result.run_id) == [(3, "driver", "per_pallet", "unknown cost driver")]
+    assert store.cursor().execute("SELECT activity, driver, rate FROM cost_rates ORDER BY 1").fetchall() == [
+        ("handling", "per_order", 2.0), ("picking", "per_line", 0.4)
+    ]
+
+
+# -- Parquet and XLSX ------------------------------------------------------------------------------
+
+def test_parquet_row_numbers_are_record_numbers(store, tmp_path):
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({
+        "InvoiceNo": ["1", "2", "3", "4"],
+        "StockCode": ["85123A", "22633", "POST", "21730"],
+        "CustomerID": [17850.0, None, 12.0, 13.0],
+        "Quantity": [1, 2, 3, -4],
+        "InvoiceDate": [dt.datetime(2010, 12, 1, 8, 26)] * 4,
+        "UnitPrice": [1.5, 2.0, 3.0, 4.0],
+    })
+    path = tmp_path / "retail.parquet"
+    pq.write_table(table, path)
+    assert read_headers(path) == ["InvoiceNo", "StockCode", "CustomerID", "Quantity", "InvoiceDate", "UnitPrice"]
+    result = ingest_file(store, "orders", path)
+    assert [(r[0], r[3]) for r in reject_rows(store, result.run_id)] == [
+        (2, "missing key"), (3, "non-product code"), (4, "return: negative quantity")
+    ]
+    assert store.cursor().execute("SELECT source_row, customer_id, order_date::VARCHAR FROM orders").fetchall() == [
+        (1, "17850", "2010-12-01")
+    ]
+    check_invariant(store, result)
+
+
+def test_xlsx_row_numbers_are_spreadsheet_rows(store, tmp_path):
+    import datetime as dt
+
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["InvoiceNo", "StockCode", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID"])  # row 1
+    ws.append([536365, "85123A", 6, dt.datetime(2010, 12, 1, 8, 26), 2.55, 17850])                 # row 2
+    ws.append([536366, 22633, 6, dt.datetime(2010, 12, 1, 8, 28), 1.85, None])                      # row 3
+    ws.append([None, None, None, None, None, None])                                                 # row 4 empty
+    ws.append(["C536379", "D", -1, dt.datetime(2010, 12, 1, 9, 41), 27.5, 14527])                  # row 5
+    ws.append([536370, 21730, 3, "not a date", 4.25, 17850])                                        # row 6
+    path = tmp_path / "retail.xlsx"
+    wb.save(path)
+    assert preview(path, 2)["StockCode"].tolist() == ["85123A", "22633"]
+    result = ingest_file(store, "orders", path)
+    assert [(r[0], r[1], r[3]) for r in reject_rows(store, result.run_id)] == [
+        (3, "customer_id", "missing key"),
+        (5, "product_id", "non-product code"),
+        (5, "order_id", "return: cancelled order"),
+        (5, "quantity", "return: negative quantity"),
+        (6, "order_date", "unparseable date"),
+    ]
+    assert store.cursor().execute("SELECT source_row, order_id, customer_id, product_id FROM orders").fetchall() == [
+        (2, "536365", "17850", "85123A")
+    ]
+    assert result.rows_read == 4
+    check_invariant(store, result)
+
+
+# -- modes, duplicates, atomicity ------------------------------------------------------------------
+
+CUSTOMERS_A = "customer_id,customer_name\nK1,Alpha\nK2,Beta\nK1,Alpha again\n"
+CUSTOMERS_B = "customer_id,customer_name\nK2,Beta\nK3,Gamma\n"
+
+
+def test_duplicates_within_file_and_against_loaded_rows_in_append_mode(store, tmp_path):
+    first = ingest_file(store, "customers", write(tmp_path / "a.csv", CUSTOMERS_A))
+    assert reject_rows(store, first.run_id) == [(4, "customer_id", "K1 (first on row 2)", "duplicate line")]
+    second = ingest_file(store, "customers", write(tmp_path / "b.csv", CUSTOMERS_B), mode="append")
+    assert reject_rows(store, second.run_id) == [(2, "customer_id", "K2", "already loaded")]
+    assert store.cursor().execute("SELECT customer_id, run_id FROM customers ORDER BY 1").fetchall() == [
+        ("K1", first.run_id), ("K2", first.run_id), ("K3", second.run_id)
+    ]
+    check_invariant(store, first)
+    check_invariant(store, second)
+
+
+def test_replace_mode_empties_the_table_first(store, tmp_path):
+    ingest_file(store, "customers", write(tmp_path / "a.csv", CUSTOMERS_A))
+    result = ingest_file(store, "customers", write(tmp_path / "b.csv", CUSTOMERS_B), mode="replace")
+    assert result.rows_rejected == 0
+    assert store.cursor().execute("SELECT customer_id FROM customers ORDER BY 1").fetchall() == [("K2",), ("K3",)]
+
+
+def _snapshot(store) -> dict[str, list]:
+    cur = store.cursor()
+    return {t: cur.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
+            for t in ("customers", "orders", "ingest_runs", "ingest_rejects", "source_mappings")}
+
+
+def test_a_load_failing_half_way_changes_nothing(store, tmp_path):
+    ingest_file(store, "customers", write(tmp_path / "a.csv", CUSTOMERS_A))
+    before = _snapshot(store)
+
+    def fail_after_writing(fraction: float, message: str) -> None:
+        if message == "recording the run":  # rows and rejects are written by now
+            raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        ingest_file(store, "customers", write(tmp_path / "b.csv", CUSTOMERS_B + "K2,dup\n"),
+                    mode="replace", progress=fail_after_writing)
+    assert _snapshot(store) == before
+
+
+def test_missing_required_column_stops_before_anything_is_written(store, tmp_path):
+    before = _snapshot(store)
+    path = write(tmp_path / "no_customer.csv", "InvoiceNo,StockCode,Qty\n1,A,2\n")
+    with pytest.raises(SegplanError) as err:
+        ingest_file(store, "orders", path)
+    assert "no_customer.csv" in str(err.value)
+    assert "order_date" in str(err.value) and "customer_id" in str(err.value)
+    assert "product_id" not in err.value.message.split("not mapped")[0]
+    assert _snapshot(store) == before
+
+
+# -- mapping ---------------------------------------------------------------------------------------
+
+def test_suggest_mapping_by_name_and_erp_synonyms():
+    headers = ["InvoiceNo", "StockCode", "Description", "Qty", "InvoiceDate", "UnitPrice", "SoldTo", "Country"]
+    assert suggest_mapping("orders", headers) == {
+        "InvoiceNo": "order_id", "StockCode": "product_id", "Qty": "quantity", "InvoiceDate": "order_date",
+        "UnitPrice": "unit_price", "SoldTo": "customer_id",
+    }
+    assert suggest_mapping("orders", ["Material", "Order Date", "order_date"]) == {
+        "Material": "product_id", "Order Date": "order_date"
+    }
+
+
+def test_remembered_mapping_round_trip(store, tmp_path):
+    text = "Beleg,Artikel,Kd,Stk,Tag\nB1,A1,K1,2,2024-05-01\n"
+    mapping = {"Beleg": "order_id", "Artikel": "product_id", "Kd": "customer_id", "Stk": "quantity", "Tag": "order_date"}
+    assert source_key_for("export_2024-05.csv") == source_key_for("Export 2024-06-30.xlsx") == "export"
+    headers = read_headers(write(tmp_path / "export_2024-05.csv", text))
+    assert suggest_mapping("orders", headers, store, "export") == {}  # nothing known yet
+    ingest_file(store, "orders", tmp_path / "export_2024-05.csv", mapping=mapping)
+    assert suggest_mapping("orders", headers, store, source_key_for("export_2024-06.csv")) == mapping
+    # next month's file loads with the remembered mapping and no mapping given
+    result = ingest_file(store, "orders", write(tmp_path / "export_2024-06.csv", text.replace("B1", "B2")))
+    assert result.mapping == mapping and result.rows_loaded == 1
+
+
+def test_resolve_mapping_applies_overrides(store):
+    headers = ["InvoiceNo", "StockCode", "Qty", "InvoiceDate", "Client", "Country"]
+    overrides = parse_overrides(["Country=customer_id", "Qty="])
+    assert resolve_mapping("orders", headers, overrides, store, "x") == {
+        "InvoiceNo": "order_id", "StockCode": "product_id", "InvoiceDate": "order_date", "Country": "customer_id"
+    }
+    with pytest.raises(SegplanError, match="'Nope' is not in the file"):
+        resolve_mapping("orders", headers, {"Nope": "order_id"})
+    with pytest.raises(SegplanError, match="no column 'colour'"):
+        resolve_mapping("orders", headers, {"Country": "colour"})
+    with pytest.raises(SegplanError, match="not SOURCE=COLUMN"):
+        parse_overrides(["Country"])
+
+
+def test_bad_mapping_names_the_column(store, tmp_path):
+    path = write(tmp_path / "o.csv", RETAIL_LINES)
+    with pytest.raises(SegplanError, match="no column 'invoice'"):
+        ingest_file(store, "orders", path, mapping={"InvoiceNo": "invoice"})
+    with pytest.raises(SegplanError, match="'Invoice Number', which is not in the file"):
+        ingest_file(store, "orders", path, mapping={"Invoice Number": "order_id"})
+
+
+# -- files that cannot be read ---------------------------------------------------------------------
+
+def test_unreadable_files_say_which_and_why(store, tmp_path):
+    cases = {
+        tmp_path / "missing.csv": "file not found",
+        write(tmp_path / "empty.csv", ""): "empty",
+        write(tmp_path / "orders.json", "{}"): "unsupported file type",
+        write(tmp_path / "broken.parquet", "not parquet at all"): "cannot read as Parquet",
+        write(tmp_path / "broken.xlsx", "not a zip"): "cannot read as a spreadsheet",
+    }
+    for path, words in cases.items():
+        with pytest.raises(SegplanError) as err:
+            ingest_file(store, "orders", path)
+        assert path.name in str(err.value) and words in str(err.value), str(err.value)
+
+
+def test_xlsx_without_data(store, tmp_path):
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.save(tmp_path / "blank.xlsx")
+    with pytest.raises(SegplanError, match="blank.xlsx: the spreadsheet has no data"):
+        read_headers(tmp_path / "blank.xlsx")
+    wb.active.append(["customer_id", "customer_name"])
+    wb.save(tmp_path / "headers_only.xlsx")
+    with pytest.raises(SegplanError, match="headers_only.xlsx: the spreadsheet has headers but no data rows"):
+        ingest_file(store, "customers", tmp_path / "headers_only.xlsx")
