@@ -357,6 +357,8 @@ def generate_sample(seed: int = 0, n_products: int = 1500, n_customers: int = 40
     """The sample distributor's four tables; the same seed and sizes give identical frames."""
     import numpy as np
 
+    from core.sample_orders import build_orders
+
     if n_products < len(ARCHETYPE_SHARES):
         raise SegplanError(f"n_products={n_products} is too small", hint=f"use at least {len(ARCHETYPE_SHARES)}")
     if n_customers < len(PROFILES):
@@ -367,8 +369,6 @@ def generate_sample(seed: int = 0, n_products: int = 1500, n_customers: int = 40
     product_rng, customer_rng, order_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
     products, prod = _products(product_rng, n_products, weeks)
     customers, cust = _customers(customer_rng, n_customers)
-    from core.sample_orders import build_orders
-
     orders = build_orders(order_rng, prod, cust, products, customers)
     products = products.sort_values("product_id", ignore_index=True)  # after the lines used row positions
     return SampleData(orders=orders, customers=customers, products=products, cost_rates=_cost_rates())
@@ -417,6 +417,11 @@ def write_sample(out_dir: str | Path, seed: int = 0, **sizes: int) -> list[Path]
     return paths
 
 
+def _scaled(progress: Callable[[float, str], None], offset: float, share: float) -> Callable[[float, str], None]:
+    """One file's progress as its part of the whole load (files weigh by their bytes)."""
+    return lambda fraction, message: progress(offset + fraction * share, message)
+
+
 def load_sample(store: Store, sample_dir: str | Path = DEFAULT_SAMPLE_DIR,
                 progress: Callable[[float, str], None] | None = None) -> list[IngestResult]:
     """Load the four sample files into the store, replacing what each table held."""
@@ -435,11 +440,7 @@ def load_sample(store: Store, sample_dir: str | Path = DEFAULT_SAMPLE_DIR,
     results = []
     for table, path in paths.items():
         size = path.stat().st_size
-        step = None
-        if progress is not None:
-            # each file's own progress, scaled to its share of all bytes
-            def step(fraction: float, message: str, _done: int = done_bytes, _size: int = size) -> None:
-                progress((_done + fraction * _size) / total_bytes, message)
+        step = None if progress is None else _scaled(progress, done_bytes / total_bytes, size / total_bytes)
         results.append(ingest_file(store, table, path, mode="replace", allow_returns=True, progress=step))
         done_bytes += size
     if progress is not None:
