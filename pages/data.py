@@ -45,9 +45,10 @@ if upload is not None:
         path = save_upload(upload)
         headers = file_headers(str(path))
         sample = file_preview(str(path), 20)
-        from core.ingest import suggest_mapping
+        from core.ingest import source_key_for, suggest_mapping
 
-        suggestion = suggest_mapping(table, headers, store, source_key=upload.name)
+        # A mapping confirmed for a file of this name before comes back first.
+        suggestion = suggest_mapping(table, headers, store, source_key=source_key_for(upload.name))
 
     st.markdown(f"**Preview** of `{upload.name}`: first {len(sample)} rows, {len(headers)} columns, as text")
     st.dataframe(sample, hide_index=True, height=250)
@@ -117,6 +118,8 @@ if result is not None:
     read.metric("Rows read", f"{result.rows_read:,}", border=True)
     loaded.metric("Rows loaded", f"{result.rows_loaded:,}", border=True)
     rejected.metric("Rows rejected", f"{result.rows_rejected:,}", border=True)
+    for column, rows in result.warnings.items():
+        st.warning(f"`{column}`: {rows:,} values could not be read and were loaded as empty.", icon=":material/warning:")
     if result.rows_rejected:
         from core.charts import reject_reasons_chart
         from core.ingest import rejects

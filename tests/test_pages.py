@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.errors import SegplanError
 from core.store import Store
-from page_data import fill_small_database
+from page_data import ORDERS_CSV, fill_small_database
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 PAGES = ("pages/home.py", "pages/data.py", "pages/explore.py")
@@ -102,6 +103,88 @@ def test_data_page_previews_what_is_loaded(loaded_db: Path):
     assert sorted(previews[1].value["customer_id"]) == ["C1", "C2", "C3", "C4"]
 
 
+def upload(at: AppTest, name: str, content: bytes, mime: str = "text/csv") -> AppTest:
+    at.file_uploader(key="data_upload").set_value((name, content, mime)).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_data_page_loads_a_csv_through_core_and_shows_the_result(empty_db: Path):
+    at = upload(open_page("pages/data.py"), "orders_upload.csv", ORDERS_CSV.encode())
+    # The preview shows the file as text; the mapping is prefilled from the ERP synonyms.
+    assert len(at.dataframe[0].value) == 4
+    assert at.selectbox(key=next(k for k in mapping_keys(at) if k.endswith(":order_id"))).value == "InvoiceNo"
+    assert at.selectbox(key=next(k for k in mapping_keys(at) if k.endswith(":product_id"))).value == "StockCode"
+    assert at.error == []
+    load = at.button[0]
+    assert load.label == "Load into orders" and not load.disabled
+    load.click().run()
+    assert not at.exception
+    assert at.status[0].label == "Loaded 3 of 4 rows of orders_upload.csv"
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics == {"Rows read": "4", "Rows loaded": "3", "Rows rejected": "1"}
+    assert len(at.get("vega_lite_chart")) == 1  # rejected rows by reason
+    rejected = next(d.value for d in at.dataframe if "reason" in d.value.columns)
+    assert rejected["row_number"].tolist() == [5] and rejected["value"].tolist() == ["not a date"]
+    assert at.download_button[0].proto.label == "Download rejected rows (CSV)"
+    assert at.tabs[0].label == "orders (3 rows)"
+    loaded = next(d.value for d in at.dataframe if "source_row" in d.value.columns)
+    assert loaded["order_id"].tolist() == ["A1", "A2", "A3"]
+    history = next(d.value for d in at.dataframe if "rows_loaded" in d.value.columns)
+    assert history["source_name"].tolist() == ["orders_upload.csv"]
+
+
+def mapping_keys(at: AppTest) -> list[str]:
+    return [s.key for s in at.selectbox if s.key and s.key.startswith("map:")]
+
+
+def test_data_page_blocks_the_load_until_required_columns_are_mapped(empty_db: Path):
+    at = upload(open_page("pages/data.py"), "orders.csv", b"Invoice,When,Who,What,HowMany\nA1,2025-01-06,C1,P1,3\n")
+    assert "Required columns are not mapped" in at.error[0].value
+    assert at.button[0].disabled
+    for column, header in {"order_id": "Invoice", "order_date": "When", "customer_id": "Who",
+                           "product_id": "What", "quantity": "HowMany"}.items():
+        at.selectbox(key=next(k for k in mapping_keys(at) if k.endswith(f":{column}"))).set_value(header).run()
+    assert at.error == [] and not at.button[0].disabled
+    at.selectbox(key=next(k for k in mapping_keys(at) if k.endswith(":product_id"))).set_value("Who").run()
+    assert "`Who` is chosen for `customer_id` and `product_id`" in at.error[0].value
+    at.selectbox(key=next(k for k in mapping_keys(at) if k.endswith(":product_id"))).set_value("What").run()
+    at.button[0].click().run()
+    assert {m.label: m.value for m in at.metric}["Rows loaded"] == "1"
+
+
+def test_data_page_shows_an_unreadable_file_as_an_error(empty_db: Path):
+    at = upload(open_page("pages/data.py"), "empty.csv", b"")
+    assert "the file is empty" in at.error[0].value
+    assert at.button == []
+
+
+def test_data_page_shows_a_failed_load_as_an_error_and_keeps_the_tables(loaded_db: Path, monkeypatch: pytest.MonkeyPatch):
+    import core.ingest
+
+    def failing_load(*args, **kwargs):
+        raise SegplanError("orders.csv: the disk is full", hint="free some space and load again")
+
+    monkeypatch.setattr(core.ingest, "ingest_file", failing_load)
+    at = upload(open_page("pages/data.py"), "orders.csv", ORDERS_CSV.encode())
+    at.button[0].click().run()
+    assert not at.exception
+    assert "Load of orders.csv failed" in at.status[0].label
+    assert "the disk is full" in at.error[0].value and "free some space" in at.error[0].value
+    assert at.tabs[0].label == "orders (81 rows)"
+
+
+def test_data_page_loads_master_data_in_replace_mode(loaded_db: Path):
+    at = open_page("pages/data.py")
+    at.selectbox(key="data_table").set_value("customers").run()
+    upload(at, "customers.csv", b"CustomerID,Name,Region\nK1,Kappa,east\nK2,Lambda,west\n")
+    assert at.checkbox == []  # allow returns is for orders only
+    at.radio(key="ingest_mode").set_value("replace").run()
+    at.button[0].click().run()
+    assert not at.exception
+    assert [t.label for t in at.tabs][1] == "customers (2 rows)"
+
+
 # -- explore.py ---------------------------------------------------------------------------
 def test_explore_on_empty_database_says_what_to_do(empty_db: Path):
     at = open_page("pages/explore.py")
@@ -170,3 +253,17 @@ def test_explore_with_one_order_line(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert {m.label: m.value for m in at.metric}["Products"] == "1"
     assert at.dataframe[0].value["abc"].tolist() == ["A"]
     assert len(charts(at)) == 4
+
+
+def test_a_load_on_the_data_page_shows_on_home_and_explore(empty_db: Path):
+    at = open_page("pages/explore.py")
+    assert "No orders loaded yet" in texts(at)
+    at.switch_page("pages/data.py").run()
+    upload(at, "orders_upload.csv", ORDERS_CSV.encode())
+    at.button[0].click().run()
+    at.switch_page("pages/explore.py").run()
+    assert not at.exception
+    assert {m.label: m.value for m in at.metric}["Products"] == "2"  # P3's line had a bad date
+    at.switch_page("pages/home.py").run()
+    assert {m.label: m.value for m in at.metric}["orders (rows)"] == "3"
+    assert at.dataframe[0].value["source_name"].tolist() == ["orders_upload.csv"]
