@@ -167,17 +167,16 @@ def test_cost_rates_cover_every_driver(full):
 
 # -- demand mix --------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("horizon", ["history", "own_life"])
+@pytest.mark.parametrize("horizon", ["history", "first_sale_to_end", "first_to_last_sale"])
 def test_all_four_demand_patterns_are_well_represented(full, sold, horizon):
     weekly = _weekly_demand(sold, full.products["product_id"], WEEKS)
-    values = weekly.to_numpy()
-    if horizon == "own_life":  # from first to last sale, so new and ended items are not penalised
-        sells = values > 0
-        first = sells.argmax(axis=1)
-        last = WEEKS - 1 - sells[:, ::-1].argmax(axis=1)
-        week = np.arange(WEEKS)
-        inside = (week >= first[:, None]) & (week <= last[:, None])
-        weekly = weekly.where(inside)
+    # the mix must hold however a product's horizon is drawn: the whole history, from its first
+    # sale (as core.features does), or its selling life only
+    sells = weekly.to_numpy() > 0
+    first = sells.argmax(axis=1) if horizon != "history" else np.zeros(len(weekly), dtype=int)
+    last = WEEKS - 1 - sells[:, ::-1].argmax(axis=1) if horizon == "first_to_last_sale" else np.full(len(weekly), WEEKS - 1)
+    week = np.arange(WEEKS)
+    weekly = weekly.where((week >= first[:, None]) & (week <= last[:, None]))
     n_weeks = weekly.notna().sum(axis=1)
     nonzero = weekly.where(weekly > 0)
     adi = n_weeks / nonzero.count(axis=1)
