@@ -29,12 +29,17 @@ Demand pattern (Syntetos, Boylan & Croston 2005)
     variation of the non-zero demands): **smooth** (ADI < 1.32 and CV² < 0.49), **erratic**
     (ADI < 1.32, CV² >= 0.49), **intermittent** (ADI >= 1.32, CV² < 0.49), **lumpy**
     (ADI >= 1.32, CV² >= 0.49); items without demand get ``no_demand``. The paper derives the
-    cut-off values p = 1.32 and CV² = 0.49 (its Figure of the four quadrants) from comparing
-    the mean square errors of Croston's method and SBA, and does not say to which side a value
-    exactly on a line belongs; we put the boundary in the higher (less regular) class, the
-    convention of vendor implementations (e.g. PTC Servigistics "Demand Category": smooth is
-    ADI < 1.32 and CoV² < 0.49, erratic is ADI < 1.32 and CoV² >= 0.49,
-    https://trne-prod.ptcmanaged.com/servigistics_help/en/PTC_Servigistics_Help_Center/glossary/demand_category.html).
+    cut-off values p = 1.32 and CV² = 0.49 from comparing the mean square errors of Croston's
+    method and SBA and draws them as lines between four quadrants; a value exactly on a line
+    has no region of its own, and implementations differ: PTC Servigistics' "Demand Category"
+    glossary puts it on the less regular side (smooth is ADI < 1.32 and CoV² < 0.49, erratic
+    is ADI < 1.32 and CoV² >= 0.49; https://trne-prod.ptcmanaged.com/servigistics_help/en/
+    PTC_Servigistics_Help_Center/glossary/demand_category.html), while R tsintermittent's
+    ``idclass(type="SBC")`` (N. Kourentzes, R/idclass.R) uses ``p > 1.32 | CV² > 0.49`` for the
+    SBA side, keeping it smooth. We follow the first (the inequalities above). tsintermittent
+    also differs in its inputs: p is the mean interval counted from the start of the series to
+    the last demand, and CV² uses the sample standard deviation (n - 1); ours are ADI = horizon
+    buckets / demand buckets and the population standard deviation (see `core.features`).
 
 References
     Syntetos, A.A., Boylan, J.E., Croston, J.D. (2005). On the categorization of demand

@@ -325,3 +325,36 @@ def test_superstore_totals_match_published(store):
     # every demand-bearing item has a horizon ending at the data's last month (Dec 2019)
     assert (customers["horizon_buckets"] >= customers["demand_buckets"]).all()
     assert customers["horizon_buckets"].max() == 48  # Jan 2016 .. Dec 2019
+
+
+@pytest.mark.realdata
+def test_online_retail_returns_and_weekly_horizon(store):
+    """UCI Online Retail 40k sample, SOURCE.txt: 40,000 rows, 3,227 StockCodes, 3,621 CustomerIDs
+    (10,057 rows without one, loaded here as customer 'unknown'), 778 negative quantities,
+    dates 2010-12-01 (a Wednesday) .. 2011-12-09 (a Friday)."""
+    path = shared_file("uci_online_retail_subset", "online_retail_sample40k.csv")
+    with store.transaction() as cur:
+        cur.execute(
+            """INSERT INTO orders (order_id, order_date, customer_id, product_id, quantity, unit_price)
+               SELECT InvoiceNo, CAST(InvoiceDate AS DATE), coalesce(CustomerID, 'unknown'), StockCode,
+                      Quantity, UnitPrice
+               FROM read_csv(?, header = true,
+                             types = {'InvoiceNo': 'VARCHAR', 'StockCode': 'VARCHAR', 'CustomerID': 'VARCHAR'})""",
+            [str(path)],
+        )
+        net_quantity, net_revenue = cur.execute("SELECT sum(quantity), sum(quantity * unit_price) FROM orders").fetchone()
+    products = compute_features(store, "product", "week")
+    assert len(products) == 3227
+    assert products["return_lines"].sum() == 778
+    assert products["order_lines"].sum() == 40_000 - 778
+    # returns reduce quantity and revenue: net = gross - returned
+    assert products["quantity"].sum() == pytest.approx(net_quantity)
+    assert (products["gross_quantity"] - products["returned_quantity"]).sum() == pytest.approx(net_quantity)
+    assert products["revenue"].sum() == pytest.approx(net_revenue)
+    # weeks of Mon 2010-11-29 .. Mon 2011-12-05: 371 days / 7 + 1 = 54 buckets at most
+    assert products["horizon_buckets"].max() == 54
+    assert (products["adi"].dropna() >= 1).all()
+    customers = compute_features(store, "customer", "month")
+    assert len(customers) == 3621 + 1
+    # Dec 2010 .. Dec 2011
+    assert customers["horizon_buckets"].max() == 13
