@@ -164,7 +164,11 @@ def run_rules(
             checks.append((f"SELECT source_row, ?, {_raw(col)}, ? FROM {_q(PARSED_TABLE)} WHERE {bad}", [col, reason]))
         else:
             checks.append((f"SELECT source_row, ?, {_raw(col)}, ? FROM {_q(PARSED_TABLE)} WHERE {bad} AND NOT {note}", [col, reason]))
-            warnings_sql.append((col, f"SELECT count(*), list(DISTINCT {_raw(col)})[1:5] FROM {_q(PARSED_TABLE)} WHERE {bad} AND {note}"))
+            warnings_sql.append((col, f"""
+                -- rows with a text note in the column, and the commonest notes
+                SELECT sum(n), list(note ORDER BY n DESC, note)[1:5] FROM (
+                    SELECT {_raw(col)} AS note, count(*) AS n FROM {_q(PARSED_TABLE)} WHERE {bad} AND {note} GROUP BY ALL
+                )"""))
     mapped = set(plan.stage_columns)
     if spec.name == "orders" and not plan.allow_returns:
         if "quantity" in mapped:
@@ -250,7 +254,7 @@ def run_rules(
     for col, sql in warnings_sql:
         count, examples = cur.execute(sql).fetchone()
         if count:
-            warnings[col] = count
+            warnings[col] = int(count)
             warning_examples[col] = list(examples or [])
     options: dict[str, object] = {
         "date_formats": {c: ch.layout for c, ch in date_choices.items()},
