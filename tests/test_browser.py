@@ -1,0 +1,68 @@
+"""Journeys in a real browser: the app starts, every page renders, a CSV loads through the Data page."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from browser_support import app_url, browser, page, settle, shown_exceptions  # noqa: F401  (fixtures)
+from page_data import ORDERS_CSV
+
+pytestmark = pytest.mark.browser
+
+
+def test_a_deep_link_as_first_visit_runs_through_the_entry_file(page, app_url):
+    # Must run first on a fresh server: before any session ran st.navigation, Streamlit would
+    # run pages/explore.py alone (see ui.state.ensure_entry).
+    page.goto(app_url + "/explore")
+    settle(page)
+    assert shown_exceptions(page) == []
+    assert page.get_by_role("heading", name="Explore", exact=True).is_visible()
+    assert page.locator('[data-testid="stSidebarNav"] a').count() == 3
+    assert page.get_by_text("Explore settings").is_visible()
+
+
+def test_app_starts_on_home(page, app_url):
+    page.goto(app_url)
+    settle(page)
+    assert page.get_by_role("heading", name="segplan").is_visible()
+    assert shown_exceptions(page) == []
+    assert "81" in page.locator('[data-testid="stMetricValue"]').first.inner_text()
+
+
+def test_every_page_in_the_navigation_renders_without_exception(page, app_url):
+    page.goto(app_url)
+    settle(page)
+    links = page.eval_on_selector_all('[data-testid="stSidebarNav"] a', "els => els.map(e => e.href)")
+    names = {link.rstrip("/").rsplit("/", 1)[-1] for link in links}
+    assert {"data", "explore"} <= names, links
+    for link in links:
+        page.goto(link)
+        settle(page)
+        assert shown_exceptions(page) == [], link
+        assert page.locator("h1").count() >= 1, link
+
+
+def test_csv_upload_loads_rows_that_then_show(page, app_url, tmp_path):
+    csv_path = tmp_path / "orders_upload.csv"
+    csv_path.write_text(ORDERS_CSV)
+    page.goto(app_url + "/data")
+    settle(page)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(csv_path))
+    settle(page)
+    page.get_by_text("Column mapping").wait_for()
+    assert shown_exceptions(page) == []
+    page.get_by_role("button", name="Load into orders").click()
+    settle(page)
+    assert shown_exceptions(page) == []
+    metrics = dict(zip(
+        page.locator('[data-testid="stMetricLabel"]').all_inner_texts(),
+        page.locator('[data-testid="stMetricValue"]').all_inner_texts(),
+        strict=True,
+    ))
+    assert metrics["Rows read"] == "4"
+    assert metrics["Rows loaded"] == "3"
+    assert metrics["Rows rejected"] == "1"
+    # The orders tab counts the 81 rows already there plus the 3 loaded.
+    assert page.get_by_role("tab", name=re.compile(r"orders \(84 rows\)")).count() == 1
