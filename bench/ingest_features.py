@@ -122,7 +122,17 @@ def generate_orders_csv(rows: int, out_dir: Path = DEFAULT_OUT_DIR, seed: int = 
 
 # -- the contenders ------------------------------------------------------------------------
 # Each returns seconds (the work only: imports and interpreter start-up are excluded for all),
-# phases (seconds per step), totals and feature sums.
+# phases (wall and CPU seconds per step), totals and feature sums.
+
+
+def _now() -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process over all its threads): a point to time steps from."""
+    return time.perf_counter(), time.process_time()
+
+
+def _span(start: tuple[float, float], end: tuple[float, float]) -> list[float]:
+    """[wall seconds, CPU seconds] between two `_now` points."""
+    return [end[0] - start[0], end[1] - start[1]]
 
 def _nan_fsum(values) -> float:
     """Exact sum of the values that are not NaN/NULL."""
@@ -144,7 +154,7 @@ def run_pandas(csv: Path, workdir: Path, engine: str = "c") -> dict:
     import numpy as np
     import pandas as pd
 
-    t0 = time.perf_counter()
+    t0 = _now()
     orders = pd.read_csv(
         csv,
         usecols=["order_id", "order_date", "customer_id", "product_id", "quantity", "unit_price"],
@@ -152,7 +162,7 @@ def run_pandas(csv: Path, workdir: Path, engine: str = "c") -> dict:
         parse_dates=["order_date"],
         engine=engine,
     )
-    t_read = time.perf_counter()
+    t_read = _now()
 
     orders["revenue"] = orders["quantity"] * orders["unit_price"]
     # Weeks start on Monday, as DuckDB's date_trunc('week', ...) does.
@@ -183,11 +193,11 @@ def run_pandas(csv: Path, workdir: Path, engine: str = "c") -> dict:
     per_product["demand_weeks"] = nonzero.size()
     per_product["adi_weeks"] = per_product["horizon_weeks"] / per_product["demand_weeks"]
     per_product["cv2_nonzero_weeks"] = (nonzero.std(ddof=0) / nonzero.mean()) ** 2
-    t_features = time.perf_counter()
+    t_features = _now()
 
     return {
-        "seconds": t_features - t0,
-        "phases": {"read_csv": t_read - t0, "groupby features": t_features - t_read},
+        "seconds": t_features[0] - t0[0],
+        "phases": {"read_csv": _span(t0, t_read), "groupby features": _span(t_read, t_features)},
         "totals": {
             "quantity_units": float(per_product["quantity_units"].sum()),
             "revenue": math.fsum(per_product["revenue"]),
@@ -254,15 +264,15 @@ def run_duckdb(csv: Path, workdir: Path) -> dict:
     """The raw engine: `read_csv` into a table of a fresh file, then the features in SQL. No validation."""
     import duckdb
 
-    t0 = time.perf_counter()
+    t0 = _now()
     with duckdb.connect(str(workdir / "raw.duckdb")) as con:
         con.execute("CREATE TABLE orders AS SELECT * FROM read_csv($csv, header = true)", {"csv": str(csv)})
-        t_read = time.perf_counter()
+        t_read = _now()
         features = con.execute(DUCKDB_FEATURES_SQL).df()
-        t_features = time.perf_counter()
+        t_features = _now()
     return {
-        "seconds": t_features - t0,
-        "phases": {"read_csv into table": t_read - t0, "SQL features": t_features - t_read},
+        "seconds": t_features[0] - t0[0],
+        "phases": {"read_csv into table": _span(t0, t_read), "SQL features": _span(t_read, t_features)},
         "totals": {
             "quantity_units": float(features["quantity_units"].sum()),
             "revenue": math.fsum(features["revenue"]),
@@ -295,32 +305,34 @@ def run_segplan(csv: Path, workdir: Path) -> dict:
     from core import ingest as core_ingest
     from core.store import Store
 
-    marks: list[tuple[float, str]] = []
+    marks: list[tuple[tuple[float, float], str]] = []
 
     def progress(fraction: float, message: str) -> None:
-        marks.append((time.perf_counter(), message))
+        marks.append((_now(), message))
 
-    t0 = time.perf_counter()
+    t0 = _now()
     with Store(workdir / "segplan.duckdb") as store:
-        t_open = time.perf_counter()
+        t_open = _now()
         result = core_ingest.ingest_file(
             store, "orders", csv, mapping={c: c for c in CSV_COLUMNS}, mode="replace", progress=progress,
         )
-        t_ingest = time.perf_counter()
+        t_ingest = _now()
         features = core_features.compute_features(store, "product", "week")
-        t_features = time.perf_counter()
+        t_features = _now()
         quantity_units, revenue, order_lines = store.cursor().execute(
             "SELECT sum(quantity), sum(coalesce(net_amount, quantity * unit_price)), count(*) FROM orders"
         ).fetchone()
 
     # Each progress message announces a step; the step lasts until the next message.
-    phases = {"open store": t_open - t0}
+    phases = {"open store": _span(t0, t_open)}
     steps = [(t_open, "ingest_file before first progress")] + [(at, f"ingest: {msg}") for at, msg in marks]
     for (start, label), (end, _) in zip(steps, steps[1:] + [(t_ingest, "")]):
-        if end - start >= 0.005 or label != steps[0][1]:
-            phases[label] = phases.get(label, 0.0) + (end - start)  # a repeated message adds up
-    phases["ingest_file total"] = t_ingest - t_open
-    phases["compute_features"] = t_features - t_ingest
+        wall, cpu = _span(start, end)
+        if wall >= 0.005 or label != steps[0][1]:
+            before = phases.get(label, [0.0, 0.0])  # a repeated message adds up
+            phases[label] = [before[0] + wall, before[1] + cpu]
+    phases["ingest_file total"] = _span(t_open, t_ingest)
+    phases["compute_features"] = _span(t_ingest, t_features)
 
     columns = {c.lower(): c for c in features.columns}
     found = {}
@@ -329,7 +341,7 @@ def run_segplan(csv: Path, workdir: Path) -> dict:
         if name is not None:
             found[key] = _nan_fsum(features[name])
     return {
-        "seconds": t_features - t0,
+        "seconds": t_features[0] - t0[0],
         "phases": phases,
         "totals": {
             "quantity_units": float(quantity_units or 0.0),
@@ -512,8 +524,9 @@ def main(argv: list[str] | None = None) -> int:
 
     for name in only:
         if name in results:
-            phases = ", ".join(f"{k} {v:.2f} s" for k, v in results[name]["phases"].items())
-            print(f"phases {name}: {phases}")
+            print(f"phases {name} (wall s / cpu s):")
+            for label, (wall, cpu) in results[name]["phases"].items():
+                print(f"  {label:<58} {wall:>8.2f} {cpu:>8.2f}")
     if "segplan" in results:
         ing = results["segplan"]["ingest"]
         print(f"segplan ingest: read {ing['rows_read']:,}, loaded {ing['rows_loaded']:,}, rejected {ing['rows_rejected']:,}"
