@@ -358,3 +358,65 @@ def test_online_retail_returns_and_weekly_horizon(store):
     assert len(customers) == 3621 + 1
     # Dec 2010 .. Dec 2011
     assert customers["horizon_buckets"].max() == 13
+
+
+def _reference_demand(lines: pd.DataFrame, keys: list[str], bucket: str) -> pd.DataFrame:
+    """Demand features the slow, obvious way in pandas: build each item's zero-filled series."""
+    if bucket == "week":
+        starts = lines["order_date"] - pd.to_timedelta(lines["order_date"].dt.day_of_week, unit="D")
+        freq = "7D"
+    else:
+        starts = lines["order_date"].dt.to_period("M").dt.to_timestamp()
+        freq = "MS"
+    lines = lines.assign(bucket_start=starts)
+    last_bucket = lines["bucket_start"].max()
+    rows = []
+    demand = lines[lines["quantity"] > 0]
+    for key, group in demand.groupby(keys):
+        per_bucket = group.groupby("bucket_start")["quantity"].sum()
+        calendar = pd.date_range(per_bucket.index.min(), last_bucket, freq=freq)
+        series = per_bucket.reindex(calendar, fill_value=0.0)
+        nonzero = series[series > 0]
+        key = key if isinstance(key, tuple) else (key,)
+        rows.append({
+            **dict(zip(keys, key, strict=True)),
+            "horizon_buckets": len(series), "demand_buckets": len(nonzero),
+            "demand_mean": series.mean(), "demand_std": series.std(ddof=0),
+            "cv": series.std(ddof=0) / series.mean(), "adi": len(series) / len(nonzero),
+            "cv2": (nonzero.std(ddof=0) / nonzero.mean()) ** 2,
+        })
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("bucket", BUCKETS)
+@pytest.mark.parametrize("level", ["product", "customer_product"])
+def test_demand_features_match_zero_filled_pandas_reference(store, level, bucket):
+    """Seeded random lines (with returns and empty buckets) against the pandas reference above."""
+    import numpy as np
+
+    rng = np.random.default_rng(20240601)
+    n = 400
+    lines = pd.DataFrame({
+        "order_id": [f"o{i}" for i in range(n)],
+        "order_date": pd.Timestamp("2023-01-02") + pd.to_timedelta(rng.integers(0, 200, n), unit="D"),
+        "customer_id": rng.choice(["c1", "c2", "c3"], n),
+        "product_id": rng.choice([f"p{i}" for i in range(9)], n, p=[0.3, 0.2, 0.15, 0.1, 0.1, 0.05, 0.05, 0.03, 0.02]),
+        "quantity": np.where(rng.random(n) < 0.1, -1.0, rng.integers(1, 20, n).astype(float)),
+    })
+    insert_orders(store, [
+        line(r.order_id, r.order_date.date(), r.customer_id, r.product_id, r.quantity)
+        for r in lines.itertuples(index=False)
+    ])
+    keys = list(key_columns(level))
+    ours = compute_features(store, level, bucket)
+    ours = ours[ours["horizon_buckets"].notna()].reset_index(drop=True)
+    expected = _reference_demand(lines, keys, bucket).sort_values(keys).reset_index(drop=True)
+    assert len(ours) == len(expected) >= 9
+    assert ours[keys].equals(expected[keys].astype(ours[keys].dtypes.to_dict()))
+    for name in ("horizon_buckets", "demand_buckets", "demand_mean", "demand_std", "cv", "adi", "cv2"):
+        np.testing.assert_allclose(ours[name].astype(float), expected[name].astype(float), rtol=1e-9, err_msg=name)
+    # bucket_demand draws the same zero-filled series the features summarise
+    series = bucket_demand(store, level, bucket)
+    per_item = series.groupby(keys)["demand_quantity"]
+    np.testing.assert_allclose(per_item.size().to_numpy(), ours["horizon_buckets"].to_numpy())
+    np.testing.assert_allclose(per_item.std(ddof=0).to_numpy(), ours["demand_std"].to_numpy(), rtol=1e-9)
