@@ -145,7 +145,7 @@ class Segmenter:
         weights: Mapping[str, float] | None = None,
         log: str | Sequence[str] = "auto",
         cap_percentile: float | None = 99.0,
-        scaling: str = "robust",
+        scaling: str = "standard",
         measure: str | None = DEFAULT_MEASURE,
         min_share: float = 0.05,
         min_items: int = 1,
@@ -287,8 +287,9 @@ class Segmenter:
         profile, medians = _profile(labels, volume, prepared.original, prepared.features, measure)
         used_idx = [prepared.features.index(f) for f in used]
         overall = prepared.transform(np.median(prepared.original, axis=0))
+        spreads = prepared.scaled[:, used_idx].std(axis=0)
         names = segment_names(prepared.transform(medians[segments])[:, used_idx], overall[used_idx],
-                              np.ones(len(used)), used) if len(segments) else []
+                              spreads, used) if len(segments) else []
         auto_names = dict(zip((int(s) for s in segments), names, strict=True))
         if (labels == NOISE).any():
             auto_names[NOISE] = UNCLASSIFIED

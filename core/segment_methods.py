@@ -16,6 +16,8 @@ from core.errors import SegplanError
 CLUSTER_METHODS = ("kmeans", "hierarchical", "hdbscan", "gmm")
 #: Label of items HDBSCAN does not put in any cluster.
 NOISE = -1
+#: Up to this many items k-means restarts 8 times by default.
+SMALL_DATA = 10_000
 #: Rows per block when computing item-to-centre distances (bounds memory at 1M items).
 _BLOCK_ROWS = 262_144
 
@@ -31,7 +33,9 @@ class ClusterOptions:
     ``hdbscan_sample``: same for HDBSCAN; the rest take the label (or noise) of their nearest
     sampled neighbour. ``gmm_sample``: the Gaussian mixture is fitted on at most this many
     items and then predicts every item. ``min_cluster_size``: HDBSCAN's smallest group
-    (default: 1% of the fitted items, at least 10).
+    (default: 1% of the fitted items, at least 10). ``n_init``: k-means restarts (default:
+    8 up to `SMALL_DATA` items, where restarts are cheap and guard against a poor local
+    optimum, else 2).
     """
 
     minibatch_threshold: int = 200_000
@@ -39,7 +43,7 @@ class ClusterOptions:
     hdbscan_sample: int = 20_000
     gmm_sample: int = 100_000
     min_cluster_size: int | None = None
-    n_init: int = 2
+    n_init: int | None = None
 
     def as_dict(self) -> dict[str, int | None]:
         return {
@@ -117,13 +121,15 @@ def cluster_labels(matrix: np.ndarray, method: str, k: int | None, seed: int,
 def _kmeans(matrix: np.ndarray, k: int, seed: int, options: ClusterOptions) -> np.ndarray:
     from sklearn.cluster import KMeans, MiniBatchKMeans
 
+    n_init = options.n_init or (8 if matrix.shape[0] <= SMALL_DATA else 2)
+
     if matrix.shape[0] > options.minibatch_threshold:
         # Large batches and a bounded number of passes keep a million items to seconds.
-        model = MiniBatchKMeans(n_clusters=k, batch_size=16_384, n_init=options.n_init, max_iter=20,
+        model = MiniBatchKMeans(n_clusters=k, batch_size=16_384, n_init=n_init, max_iter=20,
                                 compute_labels=False, random_state=seed)
         model.fit(matrix)
         return np.argmin(squared_distances(matrix, model.cluster_centers_), axis=1)
-    model = KMeans(n_clusters=k, n_init=options.n_init, random_state=seed)
+    model = KMeans(n_clusters=k, n_init=n_init, random_state=seed)
     return model.fit_predict(matrix).astype(np.int64)
 
 

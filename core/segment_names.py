@@ -1,13 +1,14 @@
 """Readable segment names from profiles: "High volume, stable, low margin".
 
 A segment is described by the two or three features where its median differs most from the
-overall median, measured in robust standard units (difference of medians divided by the
-feature's spread in the scaled space), and worded from a per-feature vocabulary.
+overall median, as a standardised difference (difference of medians divided by the feature's
+standard deviation, in the logged and capped space the clustering used), worded from a
+per-feature vocabulary. A difference below 0.5 standard deviations (a "medium" effect,
+Cohen 1988) is not named.
 
 References:
-    Leys, C. et al. (2013). Detecting outliers: do not use standard deviation around the
-    mean, use absolute deviation around the median. *J. Exp. Soc. Psychol.* 49(4), 764-766
-    (robust standardised differences).
+    Cohen, J. (1988). *Statistical Power Analysis for the Behavioral Sciences*, 2nd ed.,
+    Lawrence Erlbaum, ch. 2 (standardised mean difference d; 0.5 = medium).
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ def segment_names(segment_medians: np.ndarray, overall_medians: np.ndarray, spre
                   features: Sequence[str]) -> list[str]:
     """Unique readable names, one per row of ``segment_medians`` (in the scaled space).
 
-    ``spreads`` are the features' spreads in the same space (1 after robust scaling); the
+    ``spreads`` are the features' standard deviations in the same space; the
     standardised difference of segment s on feature j is
     ``(segment_medians[s, j] - overall_medians[j]) / spreads[j]``.
     """

@@ -14,14 +14,20 @@ Order of steps, and why:
 3. **Cap** each feature at the ``cap_percentile`` and ``100 - cap_percentile`` percentiles
    (winsorising, Tukey 1962) *before* scaling, so a few extreme items neither set the
    scale nor dominate the distances.
-4. **Scale**: ``robust`` (default) centres on the median and divides by the interquartile
-   range; ``standard`` centres on the mean and divides by the standard deviation. A column
+4. **Scale**: ``standard`` (default) centres on the mean and divides by the standard
+   deviation; ``robust`` centres on the median and divides by the interquartile range. The
+   default is ``standard`` because capping has already removed what makes the standard
+   deviation fragile, while the IQR misjudges features whose items gather in groups (when
+   three quarters of items share one level the IQR is tiny and the feature swamps the
+   others; when the quartiles fall in two groups the gap itself becomes the unit). A column
    with zero spread is only centred (it then carries no information).
 
 References:
     Bulmer, M. G. (1979). *Principles of Statistics*. Dover, p. 63 (skewness rule of thumb).
     Tukey, J. W. (1962). The future of data analysis. *Ann. Math. Statist.* 33(1), 1-67
     (winsorising).
+    Milligan, G. W., Cooper, M. C. (1988). A study of standardization of variables in
+    cluster analysis. *Journal of Classification* 5(2), 181-204.
     Hastie, T., Tibshirani, R., Friedman, J. (2009). *The Elements of Statistical Learning*,
     2nd ed., §14.3.3 (variable weights in cluster dissimilarities).
 """
@@ -188,7 +194,7 @@ def prepare_features(
     features: Sequence[str] | None = None,
     log: str | Sequence[str] = "auto",
     cap_percentile: float | None = 99.0,
-    scaling: str = "robust",
+    scaling: str = "standard",
 ) -> PreparedFeatures:
     """Impute, log-transform, cap and scale the chosen features of ``items`` (see module doc).
 
