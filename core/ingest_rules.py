@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 import duckdb
 
 from core.ingest_read import DERIVED_NAMES, ROWS_VIEW, STRUCTURAL_TABLE
-from core.ingest_values import ID_COLUMNS, create_macros, date_formats, detect_date_layouts, detect_decimal_comma
-from core.model import COST_DRIVERS, TableSpec
+from core.ingest_values import create_macros, create_parsed, raw_name
+from core.model import COST_DRIVERS, TABLES, TableSpec
 from core.store import quote_ident
 
 #: Stock codes of Online Retail lines that are services or fees, not merchandise: postage
@@ -56,6 +56,8 @@ REJECTS_TABLE = "ingest_all_rejects"
 REJECTED_ROWS_TABLE = "ingest_rejected_rows"
 _NAMES = DERIVED_NAMES | {PARSED_TABLE, PROBLEMS_TABLE, REJECTS_TABLE, REJECTED_ROWS_TABLE}
 
+_RAW_NAMES = frozenset(raw_name(c.name) for spec in TABLES.values() for c in spec.columns)
+
 _UNPARSEABLE = {"date": "unparseable date", "number": "unparseable number", "bool": "unparseable yes/no"}
 
 
@@ -63,14 +65,14 @@ def _q(name: str) -> str:
     return quote_ident(name, allowed=_NAMES)
 
 
+def _q_any(name: str) -> str:
+    """Quote a model column, a derived name, or a parsed table's raw_<column>."""
+    return quote_ident(name, allowed=_NAMES | _RAW_NAMES)
+
+
 def _raw(column: str) -> str:
-    """The parsed table's column holding a typed column's cleaned source text."""
-    return _q_raw(column)
-
-
-def _q_raw(column: str) -> str:
-    name = f"raw_{column}"
-    return quote_ident(name, allowed=frozenset({name}) | _NAMES)
+    """The parsed table's column holding a typed value's source text where it did not parse."""
+    return _q_any(raw_name(column))
 
 
 @dataclass
@@ -105,43 +107,10 @@ def run_rules(
     spec = plan.spec
     create_macros(cur)
     kinds = {col: spec.column(col).kind for col in plan.stage_columns}
-    date_choices = detect_date_layouts(cur, {c: s for c, s in plan.stage_columns.items() if kinds[c] == "date"})
-    decimal_comma = detect_decimal_comma(
-        cur, {c: s for c, s in plan.stage_columns.items() if kinds[c] == "number"}, plan.delimiter
-    )
     if plan.cancellation_pattern is not None:
         re.compile(plan.cancellation_pattern)  # a bad pattern fails here, before anything is written
-
-    # -- parse: one row per staged record ------------------------------------------------------
-    params: dict[str, object] = {}
-    selects = [_q("source_row")]
-    for i, (col, stage_col) in enumerate(plan.stage_columns.items()):
-        text = f"seg_text({_q(stage_col)})"
-        kind = kinds[col]
-        if kind == "text":
-            expr = f"seg_id({_q(stage_col)})" if col in ID_COLUMNS else text
-            if spec.name == "cost_rates" and col == "driver":
-                expr = f"lower({text})"
-        elif kind == "number":
-            params[f"dec{i}"] = decimal_comma[col]
-            expr = f"seg_number({text}, $dec{i})"
-        elif kind == "date":
-            layout = date_choices[col].layout
-            if layout is None:
-                expr = "CAST(NULL AS DATE)"
-            else:
-                params[f"fmt{i}"] = date_formats(layout)
-                expr = f"CAST(try_strptime({text}, $fmt{i}) AS DATE)"
-        else:
-            expr = f"seg_bool({text})"
-        selects.append(f"{expr} AS {_q(col)}")
-        if kind != "text":
-            selects.append(f"{text} AS {_raw(col)}")
-    cur.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {_q(PARSED_TABLE)} AS
-        -- one row per good source record: its model values, and the text of typed columns
-        SELECT {', '.join(selects)} FROM {q_rows()}""",
-        params,
+    parse_options = create_parsed(
+        cur, spec.name, plan.stage_columns, kinds, plan.delimiter, PARSED_TABLE, _q_any
     )
 
     # -- problems: one row per (record, problem) -----------------------------------------------
@@ -156,7 +125,7 @@ def run_rules(
                 checks.append((f"SELECT source_row, ?, NULL, 'missing key' FROM {_q(PARSED_TABLE)} WHERE {_q(col)} IS NULL", lit))
             continue
         if required:
-            checks.append((f"SELECT source_row, ?, NULL, 'missing key' FROM {_q(PARSED_TABLE)} WHERE {_raw(col)} IS NULL", lit))
+            checks.append((f"SELECT source_row, ?, NULL, 'missing key' FROM {_q(PARSED_TABLE)} WHERE {_q(col)} IS NULL AND {_raw(col)} IS NULL", lit))
         bad = f"{_raw(col)} IS NOT NULL AND {_q(col)} IS NULL"
         note = f"regexp_matches({_raw(col)}, '[A-Za-z]')"
         reason = _UNPARSEABLE[kind]
@@ -191,6 +160,11 @@ def run_rules(
 
     # -- duplicates among rows with no other problem -------------------------------------------
     key = [c for c in spec.duplicate_key_columns(frozenset(mapped)) if c in mapped]
+    # the anti-joins below are skipped when there is nothing to leave out (the common case)
+    has_problems = cur.execute(f"SELECT count(*) FROM {_q(PROBLEMS_TABLE)}").fetchone()[0] > 0
+    without_problems = (
+        f"WHERE source_row NOT IN (SELECT source_row FROM {_q(PROBLEMS_TABLE)})" if has_problems else ""
+    )
     cur.execute(f"CREATE OR REPLACE TEMP TABLE {_q(REJECTS_TABLE)} AS SELECT * FROM {_q(PROBLEMS_TABLE)}")
     cur.execute(f"INSERT INTO {_q(REJECTS_TABLE)} SELECT * FROM {_q(STRUCTURAL_TABLE)}")
     if key:
@@ -201,8 +175,7 @@ def run_rules(
             f"""INSERT INTO {_q(REJECTS_TABLE)}
             -- one row per later copy of a key seen earlier in this file
             WITH clean AS (
-                SELECT * FROM {_q(PARSED_TABLE)}
-                WHERE source_row NOT IN (SELECT source_row FROM {_q(PROBLEMS_TABLE)})
+                SELECT * FROM {_q(PARSED_TABLE)} {without_problems}
             ), repeated_keys AS (
                 SELECT {cols}, min(source_row) AS first_row FROM clean GROUP BY ALL HAVING count(*) > 1
             )
@@ -219,7 +192,7 @@ def run_rules(
                 -- one row per record whose key is already in the table
                 SELECT p.source_row, ?, {key_text}, 'already loaded'
                 FROM {_q(PARSED_TABLE)} p SEMI JOIN {_q(spec.name)} t ON {same_existing}
-                WHERE p.source_row NOT IN (SELECT source_row FROM {_q(PROBLEMS_TABLE)})""",
+                {without_problems.replace("WHERE source_row", "WHERE p.source_row")}""",
                 [",".join(key)],
             )
     cur.execute(
@@ -237,10 +210,11 @@ def run_rules(
         [run_id, source_name],
     )
     target_cols = ", ".join(_q(c) for c in plan.stage_columns)
+    any_rejects = cur.execute(f"SELECT count(*) FROM {_q(REJECTED_ROWS_TABLE)}").fetchone()[0] > 0
+    keep = f"WHERE source_row NOT IN (SELECT source_row FROM {_q(REJECTED_ROWS_TABLE)})" if any_rejects else ""
     cur.execute(
         f"""INSERT INTO {_q(spec.name)} ({target_cols}, run_id, source_row)
-        SELECT {target_cols}, ?, source_row FROM {_q(PARSED_TABLE)}
-        WHERE source_row NOT IN (SELECT source_row FROM {_q(REJECTED_ROWS_TABLE)})""",
+        SELECT {target_cols}, ?, source_row FROM {_q(PARSED_TABLE)} {keep}""",
         [run_id],
     )
     step(0.9, "recording the run")
@@ -256,12 +230,7 @@ def run_rules(
         if count:
             warnings[col] = int(count)
             warning_examples[col] = list(examples or [])
-    options: dict[str, object] = {
-        "date_formats": {c: ch.layout for c, ch in date_choices.items()},
-        "date_format_ambiguous": sorted(c for c, ch in date_choices.items() if ch.ambiguous),
-        "decimal_comma": decimal_comma,
-        "duplicate_key": key,
-    }
+    options: dict[str, object] = {**parse_options, "duplicate_key": key}
     message = None
     if warnings:
         options["nulled_text_values"] = {

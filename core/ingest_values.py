@@ -7,6 +7,7 @@ the column's own values, then the parse is one set-based expression per column.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import duckdb
@@ -201,3 +202,140 @@ def detect_decimal_comma(
         else:
             result[model_col] = delimiter == ";"
     return result
+
+
+@dataclass
+class ColumnProfile:
+    """What one pass over the staged rows says about a mapped column, to pick a fast parse."""
+
+    values: int = 0          # non-NULL staged values
+    plain: int = 0           # values a plain CAST reads (numbers: finite doubles; dates: ISO dates)
+    commas: int = 0          # values containing ',' (numbers)
+    messy: int = 0           # values needing the slow clean-up (text: spaces to trim, '', '17850.0')
+
+
+def profile_columns(
+    cur: duckdb.DuckDBPyConnection, stage_columns: dict[str, str], kinds: dict[str, str], iso_dates: set[str]
+) -> dict[str, ColumnProfile]:
+    """One aggregate pass over ``ingest_rows``: per column, whether the cheap parse suffices.
+
+    Most columns of most files are clean (no padding, plain numbers, ISO dates); they are cast
+    directly. The full clean-up (trim, currency, thousands marks, layouts) runs only on the
+    columns that need it, which keeps a 10M-line load fast.
+    """
+    parts: list[str] = []
+    order: list[tuple[str, str]] = []
+    for col, stage_col in stage_columns.items():
+        v = q(stage_col)
+        kind = kinds[col]
+        parts.append(f"count({v})")
+        order.append((col, "values"))
+        if kind == "text":
+            # padding, empty strings (Parquet), tabs, line breaks, no-break spaces; '17850.0' ids
+            messy = (f"{v} LIKE ' %' OR {v} LIKE '% ' OR {v} = '' OR contains({v}, chr(9)) OR contains({v}, chr(10))"
+                     f" OR contains({v}, chr(13)) OR contains({v}, chr(160))")
+            if col in ID_COLUMNS:
+                messy += f" OR {v} LIKE '%.0'"
+            parts.append(f"count(*) FILTER (WHERE {messy})")
+            order.append((col, "messy"))
+        elif kind == "number":
+            parts.append(f"count(*) FILTER (WHERE isfinite(TRY_CAST({v} AS DOUBLE)))")
+            order.append((col, "plain"))
+            parts.append(f"count(*) FILTER (WHERE contains({v}, ','))")
+            order.append((col, "commas"))
+        elif kind == "date" and col in iso_dates:
+            parts.append(f"count(TRY_CAST({v} AS DATE))")
+            order.append((col, "plain"))
+    profiles = {col: ColumnProfile() for col in stage_columns}
+    if not parts:
+        return profiles
+    row = cur.execute(f"SELECT {', '.join(parts)} FROM {q(ROWS_VIEW)}").fetchone()
+    for (col, attr), value in zip(order, row, strict=True):
+        setattr(profiles[col], attr, int(value or 0))
+    return profiles
+
+
+#: parsed-table columns holding the source text of a typed value that did not parse
+def raw_name(column: str) -> str:
+    return f"raw_{column}"
+
+
+def create_parsed(
+    cur: duckdb.DuckDBPyConnection,
+    table: str,
+    stage_columns: dict[str, str],
+    kinds: dict[str, str],
+    delimiter: str | None,
+    parsed_table: str,
+    quote: Callable[[str], str],
+) -> dict[str, object]:
+    """Create the parsed table: one row per staged record with its model values.
+
+    For typed columns, ``raw_<column>`` keeps the cleaned source text where the value did not
+    parse (and, for quantity, where it is negative), for the reject's value. Returns the
+    choices made (date layouts, decimal marks, fast paths) for the run's options.
+    """
+    date_cols = {c: s for c, s in stage_columns.items() if kinds[c] == "date"}
+    date_choices = detect_date_layouts(cur, date_cols)
+    iso = {c for c, ch in date_choices.items() if ch.layout == "%Y-%m-%d"}
+    profiles = profile_columns(cur, stage_columns, kinds, iso)
+    number_cols = {c: s for c, s in stage_columns.items() if kinds[c] == "number"}
+    with_commas = {c: s for c, s in number_cols.items() if profiles[c].commas}
+    decimal_comma = {c: False for c in number_cols}
+    decimal_comma.update(detect_decimal_comma(cur, with_commas, delimiter))
+
+    params: dict[str, object] = {}
+    inner: list[str] = [q("source_row")]
+    outer: list[str] = [q("source_row")]
+    fast: list[str] = []
+    for i, (col, stage_col) in enumerate(stage_columns.items()):
+        v = q(stage_col)
+        text = f"seg_text({v})"
+        kind = kinds[col]
+        prof = profiles[col]
+        if kind == "text":
+            if table == "cost_rates" and col == "driver":
+                expr = f"lower({text})"
+            elif prof.messy == 0:
+                expr = v
+                fast.append(col)
+            else:
+                expr = f"seg_id({v})" if col in ID_COLUMNS else text
+        elif kind == "number":
+            if prof.plain == prof.values and not prof.commas:
+                expr = f"TRY_CAST({v} AS DOUBLE)"
+                fast.append(col)
+            else:
+                params[f"dec{i}"] = decimal_comma[col]
+                expr = f"seg_number({text}, $dec{i})"
+        elif kind == "date":
+            layout = date_choices[col].layout
+            if layout is None:
+                expr = "CAST(NULL AS DATE)"
+            elif col in iso and prof.plain == prof.values:
+                expr = f"TRY_CAST({v} AS DATE)"
+                fast.append(col)
+            else:
+                params[f"fmt{i}"] = date_formats(layout)
+                expr = f"CAST(try_strptime({text}, $fmt{i}) AS DATE)"
+        else:
+            expr = f"seg_bool({text})"
+        inner.append(f"{expr} AS {quote(col)}")
+        outer.append(quote(col))
+        if kind != "text":
+            inner.append(f"{v} AS {q(stage_col)}")
+            keep = f"{quote(col)} IS NULL" + (f" OR {quote(col)} < 0" if col == "quantity" else "")
+            outer.append(f"CASE WHEN {keep} THEN seg_text({q(stage_col)}) END AS {quote(raw_name(col))}")
+    cur.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {quote(parsed_table)} AS
+        -- one row per good source record: its model values, and the source text of typed
+        -- values that did not parse
+        SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} FROM {q(ROWS_VIEW)})""",
+        params,
+    )
+    return {
+        "date_formats": {c: ch.layout for c, ch in date_choices.items()},
+        "date_format_ambiguous": sorted(c for c, ch in date_choices.items() if ch.ambiguous),
+        "decimal_comma": decimal_comma,
+        "plain_cast_columns": fast,
+    }
