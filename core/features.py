@@ -128,6 +128,9 @@ _FEATURES: tuple[_FeatureDef, ...] = (
        "p.lead_time_std_days", ("product",)),
 )
 
+#: feature names, the whitelist `quote_ident` accepts for the result's column aliases
+_FEATURE_NAMES = frozenset(f.spec.name for f in _FEATURES)
+
 # Aggregates of item_totals that only some levels need (distinct counts are the costly ones).
 _LEVEL_TOTALS = {
     "product": "count(DISTINCT customer_id) FILTER (WHERE quantity > 0) AS distinct_customers,",
@@ -182,8 +185,16 @@ calendar AS (
     FROM (SELECT unnest(generate_series(first_bucket, last_bucket, CAST($step AS INTERVAL))) AS bucket_start
           FROM data_span)
 ),
+-- one row per product of the master data; product_id is unique after ingest, and grouping
+-- keeps a duplicate row, should one slip in, from doubling the order lines joined to it
+product_master AS (
+    SELECT product_id, max(unit_cost) AS unit_cost, max(lead_time_days) AS lead_time_days,
+           max(lead_time_std_days) AS lead_time_std_days
+    FROM products
+    GROUP BY product_id
+),
 -- one row per order line, with its bucket, revenue and cost resolved
-order_lines AS (
+priced_lines AS (
     SELECT o.customer_id, o.product_id, o.order_id, o.order_date, o.quantity,
            CAST(date_trunc($bucket, o.order_date) AS DATE) AS bucket_start,
            -- returns always count negative, whatever sign the source gave the amount
@@ -195,12 +206,12 @@ order_lines AS (
                 ELSE coalesce(o.cost_amount, o.quantity * o.unit_cost, o.quantity * p.unit_cost) END AS line_cost,
            o.promised_date, o.delivered_date
     FROM orders AS o
-    LEFT JOIN products AS p ON p.product_id = o.product_id
+    LEFT JOIN product_master AS p ON p.product_id = o.product_id
 ),
 -- one row per item and bucket with demand: gross demand (positive quantities) in the bucket
 bucket_demand AS (
     SELECT {group_keys}, bucket_start, sum(quantity) AS demand_quantity, count(*) AS order_lines
-    FROM order_lines
+    FROM priced_lines
     WHERE quantity > 0
     GROUP BY {group_keys}, bucket_start
 )"""
@@ -251,7 +262,7 @@ def features_sql(level: str) -> str:
     d_join = " AND ".join(f"d.{quote_ident(k)} = t.{quote_ident(k)}" for k in keys)
     features = ",\n       ".join(f"{f.sql} AS {quote_ident(f.spec.name, allowed=_FEATURE_NAMES)}"
                                   for f in _FEATURES if level in f.levels)
-    product_join = "LEFT JOIN products AS p ON p.product_id = t.product_id" if level == "product" else ""
+    product_join = "LEFT JOIN product_master AS p ON p.product_id = t.product_id" if level == "product" else ""
     return f"""
 WITH {_line_ctes(keys)},
 {_demand_stats_ctes(keys)},
@@ -279,7 +290,7 @@ item_totals AS (
            avg(CASE WHEN delivered_date <= promised_date THEN 1.0 ELSE 0.0 END)
                FILTER (WHERE quantity > 0 AND delivered_date IS NOT NULL AND promised_date IS NOT NULL)
                AS on_time_share
-    FROM order_lines
+    FROM priced_lines
     GROUP BY {group_keys}
 )
 -- one row per item: key columns, then the features of the level's catalog
@@ -291,9 +302,6 @@ LEFT JOIN demand_stats AS d ON {d_join}
 CROSS JOIN data_span AS s
 ORDER BY {t_keys}
 """
-
-
-_FEATURE_NAMES = frozenset(f.spec.name for f in _FEATURES)
 
 
 def _params(bucket: str) -> dict[str, str]:

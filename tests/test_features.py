@@ -273,6 +273,12 @@ def test_catalog_matches_columns_for_every_level(weekly_store):
         assert frame[list(keys)].equals(frame[list(keys)].sort_values(list(keys)).reset_index(drop=True))
 
 
+def test_duplicate_product_master_row_does_not_double_lines(weekly_store):
+    insert_products(weekly_store, [{"product_id": "p1", "unit_cost": 0.5, "lead_time_days": 14.0}])
+    p1 = row_of(compute_features(weekly_store, "product", "week"), product_id="p1")
+    assert p1["order_lines"] == 2 and p1["quantity"] == 12.0 and p1["cost"] == pytest.approx(11.0)
+
+
 def test_empty_database_gives_empty_frame_with_columns(store):
     for level in LEVELS:
         frame = compute_features(store, level, "month")
@@ -293,7 +299,7 @@ def test_unknown_level_and_bucket_name_the_parameter(store):
 def test_sql_binds_bucket_and_uses_named_ctes():
     sql = features_sql("product")
     assert "$bucket" in sql and "$step" in sql
-    for cte in ("data_span AS", "calendar AS", "order_lines AS", "bucket_demand AS", "demand_stats AS", "item_totals AS"):
+    for cte in ("data_span AS", "calendar AS", "priced_lines AS", "bucket_demand AS", "demand_stats AS", "item_totals AS"):
         assert cte in sql
     assert "'week'" not in sql and "'month'" not in sql
 
