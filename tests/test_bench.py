@@ -97,3 +97,12 @@ def test_totals_disagreement_is_reported(capsys):
 def test_unknown_contender_is_refused(tmp_path: Path):
     with pytest.raises(SystemExit):
         bench.main(["--rows", "300", "--only", "polars", "--out-dir", str(tmp_path)])
+
+
+def test_opt_in_raw_engine_from_csv_agrees(tmp_path: Path, capsys):
+    code = bench.main(["--rows", "3000", "--only", "pandas,duckdb_csv", "--out-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert re.search(r"^duckdb_csv\s+\d+\.\d\d\s+[\d,]+\s+[\d,]+\s+\d+\.\dx\s+\d+\.\d\d$", out, re.M), out
+    assert "totals check: AGREE" in out
+    assert "features check pandas vs duckdb_csv: AGREE (4 of 4" in out
