@@ -38,11 +38,14 @@ def ingest_runs(store: Store, limit: int = 20) -> pd.DataFrame:
     ).df()
 
 
-def table_head(store: Store, table: str, rows: int = 20) -> pd.DataFrame:
-    """The first ``rows`` rows of a data-model table in load order, data-model columns first."""
+def table_head(store: Store, table: str, rows: int = 20, run_id: int | None = None) -> pd.DataFrame:
+    """The first ``rows`` rows of a data-model table in load order, data-model columns first;
+    only those one ingest run loaded when ``run_id`` is given."""
     spec = table_spec(table)
     columns = [*spec.column_names, *(name for name, _ in LINEAGE_COLUMNS)]
     select = ", ".join(quote_ident(c) for c in columns)
     return store.cursor().execute(
-        f"SELECT {select} FROM {quote_ident(table)} ORDER BY run_id, source_row LIMIT ?", [rows]
+        f"SELECT {select} FROM {quote_ident(table)} WHERE ? IS NULL OR run_id = ? "
+        "ORDER BY run_id, source_row LIMIT ?",
+        [run_id, run_id, rows],
     ).df()

@@ -120,6 +120,11 @@ if result is not None:
     rejected.metric("Rows rejected", f"{result.rows_rejected:,}", border=True)
     for column, rows in result.warnings.items():
         st.warning(f"`{column}`: {rows:,} values could not be read and were loaded as empty.", icon=":material/warning:")
+    if result.rows_loaded:
+        with user_errors(stop=False), st.container(key="loaded_by_run"):
+            st.caption(f"First rows loaded by run {result.run_id}, as stored (source_row is the line in the file):")
+            st.dataframe(table_head(store, result.table, 10, run_id=result.run_id), hide_index=True,
+                         column_config=date_columns(result.table))
     if result.rows_rejected:
         from core.charts import reject_reasons_chart
         from core.ingest import rejects

@@ -64,5 +64,10 @@ def test_csv_upload_loads_rows_that_then_show(page, app_url, tmp_path):
     assert metrics["Rows read"] == "4"
     assert metrics["Rows loaded"] == "3"
     assert metrics["Rows rejected"] == "1"
-    # The orders tab counts the 81 rows already there plus the 3 loaded.
+    # The rows this run loaded are shown as stored, and the orders tab counts 81 + 3 rows.
+    loaded = page.locator(".st-key-loaded_by_run")
+    loaded.locator('[role="gridcell"]').first.wait_for(state="attached")  # drawn after the run; hidden a11y cells
+    loaded_cells = loaded.locator('[role="gridcell"]').all_inner_texts()
+    assert {"A1", "A2", "A3"} <= set(loaded_cells), loaded_cells
+    assert "A4" not in loaded_cells  # rejected: bad date
     assert page.get_by_role("tab", name=re.compile(r"orders \(84 rows\)")).count() == 1
