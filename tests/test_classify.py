@@ -250,3 +250,16 @@ def test_classify_customer_product_level(quadrant_store):
     # above: boundary 0, erratic 80/290=.276, smooth 160/290=.552, intermittent 240/290=.828 (B),
     # lumpy 270/290 = .931 (B)
     assert by_item == {"boundary": "A", "erratic": "A", "smooth": "A", "intermittent": "B", "lumpy": "B"}
+
+
+def test_empty_database_classifies_nothing(store):
+    result = classify(store, level="customer", measure="margin")
+    assert len(result) == 0
+    assert list(result.columns) == ["customer_id", "abc", "xyz", "demand_pattern", "margin", "cumulative_share",
+                                    "cv", "adi", "cv2"]
+
+
+def test_features_frame_of_another_level_is_refused(quadrant_store):
+    customer_features = compute_features(quadrant_store, "customer", "week")
+    with pytest.raises(SegplanError, match="product_id"):
+        classify(quadrant_store, level="product", features=customer_features)
