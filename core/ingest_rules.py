@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 import duckdb
 
 from core.ingest_read import DERIVED_NAMES, ROWS_VIEW, STRUCTURAL_TABLE
-from core.ingest_values import create_macros, create_parsed, raw_name
-from core.model import COST_DRIVERS, TABLES, TableSpec
+from core.ingest_values import column_sql, create_macros
+from core.model import COST_DRIVERS, TableSpec
 from core.store import quote_ident
 
 #: Stock codes of Online Retail lines that are services or fees, not merchandise: postage
@@ -50,13 +50,11 @@ DEFAULT_NON_PRODUCT_CODES = frozenset({
 #: letters in ordinary order ids (Superstore 'CA-2016-152156'), hence C followed by digits only.
 CANCELLATION_PATTERN = r"^C[0-9]+$"
 
-PARSED_TABLE = "ingest_parsed"
 PROBLEMS_TABLE = "ingest_problems"
 REJECTS_TABLE = "ingest_all_rejects"
 REJECTED_ROWS_TABLE = "ingest_rejected_rows"
-_NAMES = DERIVED_NAMES | {PARSED_TABLE, PROBLEMS_TABLE, REJECTS_TABLE, REJECTED_ROWS_TABLE}
-
-_RAW_NAMES = frozenset(raw_name(c.name) for spec in TABLES.values() for c in spec.columns)
+REPEATED_KEYS_TABLE = "ingest_repeated_keys"
+_NAMES = DERIVED_NAMES | {PROBLEMS_TABLE, REJECTS_TABLE, REJECTED_ROWS_TABLE, REPEATED_KEYS_TABLE}
 
 _UNPARSEABLE = {"date": "unparseable date", "number": "unparseable number", "bool": "unparseable yes/no"}
 
@@ -65,14 +63,9 @@ def _q(name: str) -> str:
     return quote_ident(name, allowed=_NAMES)
 
 
-def _q_any(name: str) -> str:
-    """Quote a model column, a derived name, or a parsed table's raw_<column>."""
-    return quote_ident(name, allowed=_NAMES | _RAW_NAMES)
-
-
-def _raw(column: str) -> str:
-    """The parsed table's column holding a typed value's source text where it did not parse."""
-    return _q_any(raw_name(column))
+def _bind(sql: str, params: dict[str, object]) -> dict[str, object]:
+    """The named parameters a statement uses (DuckDB wants exactly those)."""
+    return {name: value for name, value in params.items() if f"${name}" in sql}
 
 
 @dataclass
@@ -109,57 +102,60 @@ def run_rules(
     kinds = {col: spec.column(col).kind for col in plan.stage_columns}
     if plan.cancellation_pattern is not None:
         re.compile(plan.cancellation_pattern)  # a bad pattern fails here, before anything is written
-    parse_options = create_parsed(
-        cur, spec.name, plan.stage_columns, kinds, plan.delimiter, PARSED_TABLE, _q_any
-    )
+    cols, params, parse_options = column_sql(cur, spec.name, plan.stage_columns, kinds, plan.delimiter)
+    rows = _q(ROWS_VIEW)
 
     # -- problems: one row per (record, problem) -----------------------------------------------
-    checks: list[tuple[str, list[object]]] = []
+    checks: list[tuple[str, dict[str, object]]] = []
     warnings_sql: list[tuple[str, str]] = []
-    for col in plan.stage_columns:
-        kind = kinds[col]
+    for col, c in cols.items():
         required = spec.column(col).required
-        lit = [col]
-        if kind == "text":
-            if required:
-                checks.append((f"SELECT source_row, ?, NULL, 'missing key' FROM {_q(PARSED_TABLE)} WHERE {_q(col)} IS NULL", lit))
+        p = {"col": col}
+        if required:
+            checks.append((f"SELECT source_row, $col, NULL, 'missing key' FROM {rows} WHERE {c.text} IS NULL", p))
+        if c.kind == "text":
             continue
+        bad = f"{c.text} IS NOT NULL AND {c.value} IS NULL"
+        note = f"regexp_matches({c.text}, '[A-Za-z]')"
+        p = {"col": col, "reason": _UNPARSEABLE[c.kind]}
         if required:
-            checks.append((f"SELECT source_row, ?, NULL, 'missing key' FROM {_q(PARSED_TABLE)} WHERE {_q(col)} IS NULL AND {_raw(col)} IS NULL", lit))
-        bad = f"{_raw(col)} IS NOT NULL AND {_q(col)} IS NULL"
-        note = f"regexp_matches({_raw(col)}, '[A-Za-z]')"
-        reason = _UNPARSEABLE[kind]
-        if required:
-            checks.append((f"SELECT source_row, ?, {_raw(col)}, ? FROM {_q(PARSED_TABLE)} WHERE {bad}", [col, reason]))
+            checks.append((f"SELECT source_row, $col, {c.text}, $reason FROM {rows} WHERE {bad}", p))
         else:
-            checks.append((f"SELECT source_row, ?, {_raw(col)}, ? FROM {_q(PARSED_TABLE)} WHERE {bad} AND NOT {note}", [col, reason]))
+            checks.append((f"SELECT source_row, $col, {c.text}, $reason FROM {rows} WHERE {bad} AND NOT {note}", p))
             warnings_sql.append((col, f"""
                 -- rows with a text note in the column, and the commonest notes
                 SELECT sum(n), list(note ORDER BY n DESC, note)[1:5] FROM (
-                    SELECT {_raw(col)} AS note, count(*) AS n FROM {_q(PARSED_TABLE)} WHERE {bad} AND {note} GROUP BY ALL
+                    SELECT {c.text} AS note, count(*) AS n FROM {rows} WHERE {bad} AND {note} GROUP BY ALL
                 )"""))
-    mapped = set(plan.stage_columns)
     if spec.name == "orders" and not plan.allow_returns:
-        if "quantity" in mapped:
-            checks.append((f"SELECT source_row, 'quantity', {_raw('quantity')}, 'return: negative quantity' FROM {_q(PARSED_TABLE)} WHERE quantity < 0", []))
-        if plan.cancellation_pattern is not None:
-            checks.append((f"SELECT source_row, 'order_id', order_id, 'return: cancelled order' FROM {_q(PARSED_TABLE)} WHERE regexp_matches(order_id, ?)", [plan.cancellation_pattern]))
-    if "product_id" in mapped and plan.non_product_codes:
+        if "quantity" in cols:
+            q_ = cols["quantity"]
+            checks.append((f"SELECT source_row, 'quantity', {q_.text}, 'return: negative quantity' FROM {rows} WHERE {q_.value} < 0", {}))
+        if plan.cancellation_pattern is not None and "order_id" in cols:
+            checks.append((
+                f"SELECT source_row, 'order_id', {cols['order_id'].value}, 'return: cancelled order' FROM {rows} "
+                f"WHERE regexp_matches({cols['order_id'].value}, $pattern)",
+                {"pattern": plan.cancellation_pattern},
+            ))
+    if "product_id" in cols and plan.non_product_codes:
+        product = cols["product_id"].value
         checks.append((
-            f"SELECT source_row, 'product_id', product_id, 'non-product code' FROM {_q(PARSED_TABLE)} WHERE list_contains(?, upper(product_id))",
-            [sorted(code.strip().upper() for code in plan.non_product_codes)],
+            f"SELECT source_row, 'product_id', {product}, 'non-product code' FROM {rows} WHERE list_contains($codes, upper({product}))",
+            {"codes": sorted(code.strip().upper() for code in plan.non_product_codes)},
         ))
-    if spec.name == "cost_rates" and "driver" in mapped:
+    if spec.name == "cost_rates" and "driver" in cols:
+        driver = cols["driver"].value
         checks.append((
-            f"SELECT source_row, 'driver', driver, 'unknown cost driver' FROM {_q(PARSED_TABLE)} WHERE driver IS NOT NULL AND NOT list_contains(?, driver)",
-            [list(COST_DRIVERS)],
+            f"SELECT source_row, 'driver', {driver}, 'unknown cost driver' FROM {rows} WHERE {driver} IS NOT NULL AND NOT list_contains($drivers, {driver})",
+            {"drivers": list(COST_DRIVERS)},
         ))
     cur.execute(f"CREATE OR REPLACE TEMP TABLE {_q(PROBLEMS_TABLE)} (source_row BIGINT, column_name VARCHAR, value VARCHAR, reason VARCHAR)")
     for sql, args in checks:
-        cur.execute(f"INSERT INTO {_q(PROBLEMS_TABLE)} {sql}", args)
+        statement = f"INSERT INTO {_q(PROBLEMS_TABLE)} {sql}"
+        cur.execute(statement, {**args, **_bind(statement, params)})
 
     # -- duplicates among rows with no other problem -------------------------------------------
-    key = [c for c in spec.duplicate_key_columns(frozenset(mapped)) if c in mapped]
+    key = [c for c in spec.duplicate_key_columns(frozenset(cols)) if c in cols]
     # the anti-joins below are skipped when there is nothing to leave out (the common case)
     has_problems = cur.execute(f"SELECT count(*) FROM {_q(PROBLEMS_TABLE)}").fetchone()[0] > 0
     without_problems = (
@@ -168,33 +164,30 @@ def run_rules(
     cur.execute(f"CREATE OR REPLACE TEMP TABLE {_q(REJECTS_TABLE)} AS SELECT * FROM {_q(PROBLEMS_TABLE)}")
     cur.execute(f"INSERT INTO {_q(REJECTS_TABLE)} SELECT * FROM {_q(STRUCTURAL_TABLE)}")
     if key:
-        cols = ", ".join(_q(c) for c in key)
-        same = " AND ".join(f"p.{_q(c)} IS NOT DISTINCT FROM g.{_q(c)}" for c in key)
+        key_values = ", ".join(f"{cols[c].value} AS {_q(c)}" for c in key)
+        clean = f"SELECT source_row, {key_values} FROM {rows} {without_problems}"
+        names = ", ".join(_q(c) for c in key)
+        statement = f"""CREATE OR REPLACE TEMP TABLE {_q(REPEATED_KEYS_TABLE)} AS
+            -- one row per key that more than one clean row of the file has, with its first row
+            SELECT {names}, min(source_row) AS first_row FROM ({clean}) GROUP BY ALL HAVING count(*) > 1"""
+        cur.execute(statement, _bind(statement, params))
         key_text = "concat_ws(' | ', " + ", ".join(f"p.{_q(c)}" for c in key) + ")"
-        cur.execute(
-            f"""INSERT INTO {_q(REJECTS_TABLE)}
-            -- one row per later copy of a key seen earlier in this file
-            WITH clean AS (
-                SELECT * FROM {_q(PARSED_TABLE)} {without_problems}
-            ), repeated_keys AS (
-                SELECT {cols}, min(source_row) AS first_row FROM clean GROUP BY ALL HAVING count(*) > 1
-            )
-            SELECT p.source_row, ?, {key_text} || ' (first on row ' || g.first_row || ')', 'duplicate line'
-            FROM clean p JOIN repeated_keys g ON {same}
-            WHERE p.source_row > g.first_row""",
-            [",".join(key)],
-        )
+        if cur.execute(f"SELECT count(*) FROM {_q(REPEATED_KEYS_TABLE)}").fetchone()[0]:
+            same = " AND ".join(f"p.{_q(c)} IS NOT DISTINCT FROM g.{_q(c)}" for c in key)
+            statement = f"""INSERT INTO {_q(REJECTS_TABLE)}
+                -- one row per later copy of a key seen earlier in this file
+                SELECT p.source_row, $key, {key_text} || ' (first on row ' || g.first_row || ')', 'duplicate line'
+                FROM ({clean}) p JOIN {_q(REPEATED_KEYS_TABLE)} g ON {same}
+                WHERE p.source_row > g.first_row"""
+            cur.execute(statement, {"key": ",".join(key), **_bind(statement, params)})
         existing = cur.execute(f"SELECT count(*) FROM {_q(spec.name)}").fetchone()[0]
         if plan.mode == "append" and existing:
             same_existing = " AND ".join(f"p.{_q(c)} IS NOT DISTINCT FROM t.{_q(c)}" for c in key)
-            cur.execute(
-                f"""INSERT INTO {_q(REJECTS_TABLE)}
-                -- one row per record whose key is already in the table
-                SELECT p.source_row, ?, {key_text}, 'already loaded'
-                FROM {_q(PARSED_TABLE)} p SEMI JOIN {_q(spec.name)} t ON {same_existing}
-                {without_problems.replace("WHERE source_row", "WHERE p.source_row")}""",
-                [",".join(key)],
-            )
+            statement = f"""INSERT INTO {_q(REJECTS_TABLE)}
+                -- one row per clean record whose key is already in the table
+                SELECT p.source_row, $key, {key_text}, 'already loaded'
+                FROM ({clean}) p SEMI JOIN {_q(spec.name)} t ON {same_existing}"""
+            cur.execute(statement, {"key": ",".join(key), **_bind(statement, params)})
     cur.execute(
         f"CREATE OR REPLACE TEMP TABLE {_q(REJECTED_ROWS_TABLE)} AS SELECT DISTINCT source_row FROM {_q(REJECTS_TABLE)}"
     )
@@ -209,14 +202,13 @@ def run_rules(
         ORDER BY source_row, reason, column_name""",
         [run_id, source_name],
     )
-    target_cols = ", ".join(_q(c) for c in plan.stage_columns)
+    target_cols = ", ".join(_q(c) for c in cols)
+    values = ", ".join(c.value for c in cols.values())
     any_rejects = cur.execute(f"SELECT count(*) FROM {_q(REJECTED_ROWS_TABLE)}").fetchone()[0] > 0
     keep = f"WHERE source_row NOT IN (SELECT source_row FROM {_q(REJECTED_ROWS_TABLE)})" if any_rejects else ""
-    cur.execute(
-        f"""INSERT INTO {_q(spec.name)} ({target_cols}, run_id, source_row)
-        SELECT {target_cols}, ?, source_row FROM {_q(PARSED_TABLE)} {keep}""",
-        [run_id],
-    )
+    statement = f"""INSERT INTO {_q(spec.name)} ({target_cols}, run_id, source_row)
+        SELECT {values}, $run_id, source_row FROM {rows} {keep}"""
+    cur.execute(statement, {"run_id": run_id, **_bind(statement, params)})
     step(0.9, "recording the run")
     rows_loaded = cur.execute(f"SELECT count(*) FROM {_q(spec.name)} WHERE run_id = ?", [run_id]).fetchone()[0]
     rows_rejected = cur.execute(f"SELECT count(*) FROM {_q(REJECTED_ROWS_TABLE)}").fetchone()[0]
@@ -226,7 +218,7 @@ def run_rules(
     warnings: dict[str, int] = {}
     warning_examples: dict[str, list[str]] = {}
     for col, sql in warnings_sql:
-        count, examples = cur.execute(sql).fetchone()
+        count, examples = cur.execute(sql, _bind(sql, params)).fetchone()
         if count:
             warnings[col] = int(count)
             warning_examples[col] = list(examples or [])
@@ -240,7 +232,3 @@ def run_rules(
             f"{c}: {n} text value(s) stored as empty, e.g. {warning_examples[c][0]!r}" for c, n in warnings.items()
         )
     return RulesOutcome(rows_loaded, rows_rejected, reasons, warnings, options, message)
-
-
-def q_rows() -> str:
-    return _q(ROWS_VIEW)

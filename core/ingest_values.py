@@ -7,7 +7,6 @@ the column's own values, then the parse is one set-based expression per column.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import duckdb
@@ -231,11 +230,13 @@ def profile_columns(
         parts.append(f"count({v})")
         order.append((col, "values"))
         if kind == "text":
-            # padding, empty strings (Parquet), tabs, line breaks, no-break spaces; '17850.0' ids
-            messy = (f"{v} LIKE ' %' OR {v} LIKE '% ' OR {v} = '' OR contains({v}, chr(9)) OR contains({v}, chr(10))"
-                     f" OR contains({v}, chr(13)) OR contains({v}, chr(160))")
+            # leading/trailing blanks (space, tab, line break, no-break space), '' (Parquet),
+            # '17850.0' ids; prefix/suffix LIKEs are the cheapest test DuckDB has
+            blanks = (" ", "\t", "\r", "\n", "\u00a0")
+            tests = [f"{v} LIKE '{b}%' OR {v} LIKE '%{b}'" for b in blanks] + [f"{v} = ''"]
             if col in ID_COLUMNS:
-                messy += f" OR {v} LIKE '%.0'"
+                tests.append(f"{v} LIKE '%.0'")
+            messy = " OR ".join(tests)
             parts.append(f"count(*) FILTER (WHERE {messy})")
             order.append((col, "messy"))
         elif kind == "number":
@@ -255,25 +256,27 @@ def profile_columns(
     return profiles
 
 
-#: parsed-table columns holding the source text of a typed value that did not parse
-def raw_name(column: str) -> str:
-    return f"raw_{column}"
+@dataclass
+class ColumnSql:
+    """SQL over ``ingest_rows`` for one mapped column: its model value and its source text."""
+
+    value: str     # the parsed model value (NULL when empty or unparseable)
+    text: str      # the cleaned source text (NULL when empty), for presence checks and rejects
+    kind: str
 
 
-def create_parsed(
+def column_sql(
     cur: duckdb.DuckDBPyConnection,
     table: str,
     stage_columns: dict[str, str],
     kinds: dict[str, str],
     delimiter: str | None,
-    parsed_table: str,
-    quote: Callable[[str], str],
-) -> dict[str, object]:
-    """Create the parsed table: one row per staged record with its model values.
+) -> tuple[dict[str, ColumnSql], dict[str, object], dict[str, object]]:
+    """The parse expression of every mapped column, the parameters they bind, and the
+    choices made (date layouts, decimal marks, plain-cast columns) for the run's options.
 
-    For typed columns, ``raw_<column>`` keeps the cleaned source text where the value did not
-    parse (and, for quantity, where it is negative), for the reject's value. Returns the
-    choices made (date layouts, decimal marks, fast paths) for the run's options.
+    Expressions are evaluated where they are used (checks, duplicate keys, the insert) rather
+    than materialised in a second copy of the file: memory stays at one staged copy.
     """
     date_cols = {c: s for c, s in stage_columns.items() if kinds[c] == "date"}
     date_choices = detect_date_layouts(cur, date_cols)
@@ -285,8 +288,7 @@ def create_parsed(
     decimal_comma.update(detect_decimal_comma(cur, with_commas, delimiter))
 
     params: dict[str, object] = {}
-    inner: list[str] = [q("source_row")]
-    outer: list[str] = [q("source_row")]
+    columns: dict[str, ColumnSql] = {}
     fast: list[str] = []
     for i, (col, stage_col) in enumerate(stage_columns.items()):
         v = q(stage_col)
@@ -295,47 +297,37 @@ def create_parsed(
         prof = profiles[col]
         if kind == "text":
             if table == "cost_rates" and col == "driver":
-                expr = f"lower({text})"
+                value = f"lower({text})"
             elif prof.messy == 0:
-                expr = v
+                value = text = v
                 fast.append(col)
             else:
-                expr = f"seg_id({v})" if col in ID_COLUMNS else text
+                value = f"seg_id({v})" if col in ID_COLUMNS else text
         elif kind == "number":
             if prof.plain == prof.values and not prof.commas:
-                expr = f"TRY_CAST({v} AS DOUBLE)"
+                # every value is a plain finite number: no blanks to trim, nothing to clean
+                value, text = f"TRY_CAST({v} AS DOUBLE)", v
                 fast.append(col)
             else:
                 params[f"dec{i}"] = decimal_comma[col]
-                expr = f"seg_number({text}, $dec{i})"
+                value = f"seg_number({text}, $dec{i})"
         elif kind == "date":
             layout = date_choices[col].layout
             if layout is None:
-                expr = "CAST(NULL AS DATE)"
+                value = "CAST(NULL AS DATE)"
             elif col in iso and prof.plain == prof.values:
-                expr = f"TRY_CAST({v} AS DATE)"
+                value, text = f"TRY_CAST({v} AS DATE)", v
                 fast.append(col)
             else:
                 params[f"fmt{i}"] = date_formats(layout)
-                expr = f"CAST(try_strptime({text}, $fmt{i}) AS DATE)"
+                value = f"CAST(try_strptime({text}, $fmt{i}) AS DATE)"
         else:
-            expr = f"seg_bool({text})"
-        inner.append(f"{expr} AS {quote(col)}")
-        outer.append(quote(col))
-        if kind != "text":
-            inner.append(f"{v} AS {q(stage_col)}")
-            keep = f"{quote(col)} IS NULL" + (f" OR {quote(col)} < 0" if col == "quantity" else "")
-            outer.append(f"CASE WHEN {keep} THEN seg_text({q(stage_col)}) END AS {quote(raw_name(col))}")
-    cur.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {quote(parsed_table)} AS
-        -- one row per good source record: its model values, and the source text of typed
-        -- values that did not parse
-        SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} FROM {q(ROWS_VIEW)})""",
-        params,
-    )
-    return {
+            value = f"seg_bool({text})"
+        columns[col] = ColumnSql(value, text, kind)
+    options = {
         "date_formats": {c: ch.layout for c, ch in date_choices.items()},
         "date_format_ambiguous": sorted(c for c, ch in date_choices.items() if ch.ambiguous),
         "decimal_comma": decimal_comma,
         "plain_cast_columns": fast,
     }
+    return columns, params, options
