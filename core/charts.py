@@ -265,7 +265,9 @@ def adi_cv2_scatter(
         rows = plottable[patterns == pattern]
         if rows.empty:
             continue
-        names = rows[list(key_columns)].astype(str).agg(" / ".join, axis=1)
+        names = rows[key_columns[0]].astype(str)
+        for key in key_columns[1:]:  # vectorised: a row-wise join takes seconds on 20,000 points
+            names = names + " / " + rows[key].astype(str)
         figure.add_trace(go.Scattergl(
             x=rows["adi"], y=rows["cv2_drawn"], mode="markers", name=f"{pattern} ({len(rows):,})",
             marker={"color": colour, "size": 6, "opacity": 0.7},

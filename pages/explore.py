@@ -113,6 +113,8 @@ st.dataframe(classes.sort_values(measure, ascending=False, na_position="last"), 
     "cv2": st.column_config.NumberColumn("CV²", format="%.2f"),
 })
 st.download_button(
-    f"Download classes per {LEVEL_NAMES[level]} (CSV)", classes.to_csv(index=False).encode(),
+    f"Download classes per {LEVEL_NAMES[level]} (CSV)",
+    lambda: classes.to_csv(index=False),  # written on click: a big level takes seconds to write
     file_name=f"classes-{level}-{measure}-{bucket}.csv", mime="text/csv", icon=":material/download:",
+    on_click="ignore",
 )
