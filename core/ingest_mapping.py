@@ -114,6 +114,11 @@ def check_mapping(table: str, headers: list[str], mapping: dict[str, str], sourc
                 f"{where}mapping names column {header!r}, which is not in the file",
                 hint="columns in the file are: " + ", ".join(headers),
             )
+        if headers.count(header) > 1:
+            raise SegplanError(
+                f"{where}column {header!r} appears {headers.count(header)} times in the file's header",
+                hint="rename the repeated columns so each has its own name",
+            )
     seen: dict[str, str] = {}
     for header, column in mapping.items():
         if column in seen:

@@ -275,11 +275,11 @@ def stage_csv(cur: duckdb.DuckDBPyConnection, path: Path, dialect: CsvDialect) -
         f"""CREATE OR REPLACE TEMP TABLE {q(ROW_ADJUST_TABLE)} AS
         -- one row per rejected line: its line and how many good records come before it
         WITH rejected_lines AS (
-            SELECT line, min(error_type) AS error_type, min(column_idx) AS column_idx,
+            SELECT line, min(error_type) AS error_type, arg_min(column_name, error_type) AS column_name,
                    min(csv_line) AS csv_line
             FROM {q(CSV_ERRORS_TABLE)} GROUP BY line
         )
-        SELECT line, error_type, column_idx, csv_line,
+        SELECT line, error_type, column_name, csv_line,
                row_number() OVER (ORDER BY line) AS rejects_so_far,
                line - ? - row_number() OVER (ORDER BY line) AS good_before
         FROM rejected_lines"""
@@ -291,11 +291,12 @@ def stage_csv(cur: duckdb.DuckDBPyConnection, path: Path, dialect: CsvDialect) -
         return _stage_csv_python(cur, path, dialect)
     cur.execute(
         f"""INSERT INTO {q(STRUCTURAL_TABLE)}
-        SELECT line, CASE WHEN column_idx BETWEEN 1 AND len(?) THEN list_extract(?, CAST(column_idx AS BIGINT)) END,
-               left(csv_line, 500),
+        -- the reader's column names are ours (c0, c1, ...): back to the file's headers
+        SELECT line, list_extract(?, TRY_CAST(column_name[2:] AS BIGINT) + 1),
+               left(trim(csv_line, chr(13) || chr(10)), 500),
                coalesce(list_extract(?, list_position(?, error_type)), 'malformed line: ' || lower(error_type))
         FROM {q(ROW_ADJUST_TABLE)}""",
-        [dialect.headers, dialect.headers, list(_CSV_ERROR_REASONS.values()), list(_CSV_ERROR_REASONS)],
+        [dialect.headers, list(_CSV_ERROR_REASONS.values()), list(_CSV_ERROR_REASONS)],
     )
     # the line of good record k (0-based rowid): header line + k + 1 + rejected lines before it.
     # (a view cannot take parameters: the header line sits in a one-row table)

@@ -134,10 +134,10 @@ def test_structural_errors_become_rejects_with_editor_line_numbers(store, tmp_pa
         "K6,Epsilon,West\n"                     # 7
     )
     result = ingest_file(store, "customers", write(tmp_path / "customers.csv", text))
-    assert [(r[0], r[3]) for r in reject_rows(store, result.run_id)] == [
-        (3, "malformed line: too few columns"),
-        (4, "malformed line: too many columns"),
-        (6, "malformed line: bad quoting"),
+    assert reject_rows(store, result.run_id) == [
+        (3, "region", "K2,Beta", "malformed line: too few columns"),
+        (4, None, "K3,Gamma,South,extra", "malformed line: too many columns"),
+        (6, "customer_name", 'K5,"bad"q,West', "malformed line: bad quoting"),
     ]
     assert store.cursor().execute("SELECT customer_id, source_row FROM customers ORDER BY 2").fetchall() == [
         ("K1", 2), ("K4", 5), ("K6", 7)
@@ -470,3 +470,73 @@ def test_xlsx_without_data(store, tmp_path):
     wb.save(tmp_path / "headers_only.xlsx")
     with pytest.raises(SegplanError, match="headers_only.xlsx: the spreadsheet has headers but no data rows"):
         ingest_file(store, "customers", tmp_path / "headers_only.xlsx")
+
+
+# -- more CSV shapes -------------------------------------------------------------------------------
+
+def test_crlf_preamble_and_header_only_files(store, tmp_path):
+    crlf = write(tmp_path / "crlf.csv", "customer_id,customer_name\r\nK1,A\r\nK2\r\nK3,C\r\n\r\n")
+    result = ingest_file(store, "customers", crlf)
+    assert reject_rows(store, result.run_id) == [(3, "customer_name", "K2", "malformed line: too few columns")]
+    assert store.cursor().execute("SELECT source_row, customer_id FROM customers ORDER BY 1").fetchall() == [(2, "K1"), (4, "K3")]
+
+    preamble = write(tmp_path / "preamble.csv", "Customer export\nGenerated 2024-01-01\ncustomer_id,customer_name,region\nK1,A,N\nK2,B,S\nK3,C,E\n")
+    result = ingest_file(store, "customers", preamble, mode="replace")
+    assert result.options["header_line"] == 3
+    assert store.cursor().execute("SELECT source_row, customer_id FROM customers ORDER BY 1").fetchall() == [(4, "K1"), (5, "K2"), (6, "K3")]
+
+    empty = write(tmp_path / "header_only.csv", "customer_id,customer_name\n")
+    result = ingest_file(store, "customers", empty, mode="replace")
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (0, 0, 0)
+    check_invariant(store, result)
+
+
+def test_blanks_are_trimmed_everywhere(store, tmp_path):
+    text = "customer_id,customer_name,region\nK1\t,Alpha\u00a0,North\n  K2,\t Beta,  \n"
+    ingest_file(store, "customers", write(tmp_path / "c.csv", text))
+    assert store.cursor().execute("SELECT customer_id, customer_name, region FROM customers ORDER BY 1").fetchall() == [
+        ("K1", "Alpha", "North"), ("K2", "Beta", None)
+    ]
+
+
+def test_number_spellings(store, tmp_path):
+    text = (
+        "order_id,customer_id,product_id,quantity,order_date,Sales\n"
+        'O1,C1,P1, 7 ,2024-01-01,"$1,234.50"\n'
+        "O2,C1,P2,1,2024-01-01,(12.5)\n"
+        "O3,C1,P3,1,2024-01-01,12-\n"
+        "O4,C1,P4,1,2024-01-01,USD 3\n"
+        "O5,C1,P5,1,2024-01-01,1e3\n"
+        "O6,C1,P6,1,2024-01-01,nan\n"
+        "O7,C1,P7,1,2024-01-01,12.5.1\n"
+    )
+    result = ingest_file(store, "orders", write(tmp_path / "o.csv", text))
+    assert store.cursor().execute("SELECT order_id, quantity, net_amount FROM orders ORDER BY 1").fetchall() == [
+        ("O1", 7.0, 1234.5), ("O2", 1.0, -12.5), ("O3", 1.0, -12.0), ("O4", 1.0, 3.0), ("O5", 1.0, 1000.0),
+        ("O6", 1.0, None),
+    ]
+    # 'nan' is a text note in an optional column; '12.5.1' is a malformed number
+    assert reject_rows(store, result.run_id) == [(8, "net_amount", "12.5.1", "unparseable number")]
+    assert result.warnings == {"net_amount": 1}
+
+
+def test_preview_and_headers_of_a_csv(tmp_path):
+    path = write(tmp_path / "retail.csv", RETAIL_LINES)
+    frame = preview(path, 3)
+    assert list(frame.columns) == ["InvoiceNo", "StockCode", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID"]
+    assert frame["InvoiceNo"].tolist() == ["536365", "536366", "C536379"]
+    assert frame["CustomerID"].tolist()[1] is pd_na()
+
+
+def pd_na():
+    import pandas as pd
+
+    return pd.NA
+
+
+def test_repeated_header_and_bad_mode_are_user_errors(store, tmp_path):
+    path = write(tmp_path / "twice.csv", "customer_id,customer_id\nK1,K2\n")
+    with pytest.raises(SegplanError, match="'customer_id' appears 2 times"):
+        ingest_file(store, "customers", path)
+    with pytest.raises(SegplanError, match="mode 'merge'"):
+        ingest_file(store, "customers", write(tmp_path / "ok.csv", CUSTOMERS_B), mode="merge")
