@@ -320,13 +320,15 @@ def reject_reasons_chart(reasons: dict[str, int] | pd.Series) -> alt.Chart:
     """Rejected rows per reason, largest first, as horizontal bars."""
     counts = pd.Series(reasons, dtype="int64").sort_values(ascending=False)
     frame = pd.DataFrame({"reason": counts.index.astype(str), "rows": counts.to_numpy()})
+    total = int(frame["rows"].sum())
     return (
-        alt.Chart(frame, title=_title("Rejected rows by reason", f"{int(frame['rows'].sum()):,} rows rejected"))
+        alt.Chart(frame, title=_title("Rejected rows by reason", f"{total:,} row{'s' if total != 1 else ''} rejected"))
         .mark_bar(color="#cf222e")
         .encode(
-            x=alt.X("rows:Q", title="rejected rows"),
+            x=alt.X("rows:Q", title="rejected rows", axis=alt.Axis(tickMinStep=1, format=",d")),
             y=alt.Y("reason:N", title=None, sort="-x", axis=alt.Axis(labelLimit=420)),
             tooltip=[alt.Tooltip("reason:N"), alt.Tooltip("rows:Q", format=",")],
         )
-        .properties(height=max(80, 28 * len(frame)))
+        # Streamlit fits title and axes into this height too, so leave room beyond the bars.
+        .properties(height=110 + 34 * len(frame))
     )

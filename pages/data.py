@@ -13,6 +13,11 @@ ensure_entry()
 MODES = {"append": "Append to the rows already loaded", "replace": "Replace the table's rows"}
 
 
+def table_height(rows: int, most: int = 8) -> int:
+    """Pixels for a grid of ``rows`` rows, at most ``most`` rows tall (no empty rows below short tables)."""
+    return 38 + 35 * min(max(rows, 1), most)
+
+
 def date_columns(table: str) -> dict:
     """Show DATE columns as dates (DuckDB hands them to pandas as midnight timestamps)."""
     return {c.name: st.column_config.DateColumn(c.name, format="YYYY-MM-DD") for c in TABLES[table].columns if c.sql_type == "DATE"}
@@ -51,7 +56,7 @@ if upload is not None:
         suggestion = suggest_mapping(table, headers, store, source_key=source_key_for(upload.name))
 
     st.markdown(f"**Preview** of `{upload.name}`: first {len(sample)} rows, {len(headers)} columns, as text")
-    st.dataframe(sample, hide_index=True, height=250)
+    st.dataframe(sample, hide_index=True, height=table_height(len(sample)))
 
     st.markdown("**Column mapping**: which column of the file holds each data-model column (\\* = required)")
     preselected = prefill(spec, suggestion, headers)
@@ -133,7 +138,7 @@ if result is not None:
             rejected_rows = rejects(store, result.run_id)
             chart_column, table_column = st.columns([2, 3])
             chart_column.altair_chart(reject_reasons_chart(result.reject_reasons), width="stretch")
-            table_column.dataframe(rejected_rows, hide_index=True, height=300)
+            table_column.dataframe(rejected_rows, hide_index=True, height=table_height(len(rejected_rows), 10))
             st.download_button(
                 "Download rejected rows (CSV)", rejected_rows.to_csv(index=False).encode(),
                 file_name=f"rejects-run-{result.run_id}.csv", mime="text/csv", icon=":material/download:",

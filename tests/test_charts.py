@@ -143,6 +143,7 @@ def test_adi_cv2_scatter_of_no_plottable_items_is_an_empty_chart_not_an_error():
 def test_reject_reasons_chart_orders_reasons_and_counts_rows():
     spec = charts.reject_reasons_chart({"bad date": 3, "missing product_id": 10}).to_dict()
     assert spec["title"]["subtitle"] == "13 rows rejected"
+    assert charts.reject_reasons_chart({"bad date": 1}).to_dict()["title"]["subtitle"] == "1 row rejected"
     assert spec["encoding"]["x"]["title"] == "rejected rows"
     data = next(iter(spec["datasets"].values()))
     assert [row["reason"] for row in data] == ["missing product_id", "bad date"]
