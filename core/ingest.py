@@ -180,7 +180,7 @@ def ingest_file(
         from core.ingest_read import parquet_headers
 
         headers = parquet_headers(store.cursor(), path)
-    source_key = source_key or source_key_for(source_name)
+    source_key = source_key or source_key_for(source_name, headers)
     if mapping is None:
         mapping = suggest_mapping(table, headers, store, source_key)
     check_mapping(table, headers, mapping, source_name)

@@ -6,7 +6,8 @@ source (table ``source_mappings``) wins over both.
 
 The source key is the file name without folders, extensions, digits (dates, counters,
 versions) and punctuation, lowercased: ``Orders_2024-03-31.csv`` and ``orders 2024-04.xlsx``
-share the key ``orders``, so next month's export reuses this month's confirmed mapping.
+share the key ``orders``, so next month's export reuses this month's confirmed mapping. A file
+named only by a date is keyed by its header signature instead (see `source_key_for`).
 """
 
 from __future__ import annotations
@@ -20,13 +21,24 @@ from core.model import normalize_header, table_spec
 from core.store import Store
 
 
-def source_key_for(name: str | Path) -> str:
-    """The key a remembered mapping is stored under: the file's name without dates or numbers."""
+def source_key_for(name: str | Path, headers: list[str] | None = None) -> str:
+    """The key a remembered mapping is stored under: the file's name without folders,
+    extensions, digits (dates, counters) and punctuation. A name that is nothing but a date
+    ('2024-05.csv') says nothing about the source: the header signature (a hash of the
+    normalized headers, 'columns:<12 hex>') is the key then.
+    """
     stem = Path(str(name)).name
     while Path(stem).suffix and len(Path(stem).suffix) <= 8 and not Path(stem).suffix[1:].isdigit():
         stem = Path(stem).stem
     words = re.sub(r"[^a-z]+", " ", re.sub(r"\d+", " ", stem.lower())).split()
-    return " ".join(words) or "unnamed"
+    if words:
+        return " ".join(words)
+    if headers:
+        import hashlib
+
+        signature = "|".join(normalize_header(h) for h in headers)
+        return "columns:" + hashlib.sha1(signature.encode()).hexdigest()[:12]
+    return "unnamed"
 
 
 def remembered_mapping(store: Store, table: str, source_key: str) -> dict[str, str] | None:

@@ -141,7 +141,7 @@ def scan_encoding_and_lines(path: Path) -> tuple[str, bool, int]:
             newlines += chunk.count(b"\n")
             if newlines == 0:
                 carriage += chunk.count(b"\r")
-            if valid:
+            if valid and not (chunk.isascii() and decoder.getstate()[0] == b""):
                 try:
                     decoder.decode(chunk)
                 except UnicodeDecodeError:

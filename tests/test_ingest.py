@@ -412,6 +412,9 @@ def test_remembered_mapping_round_trip(store, tmp_path):
     text = "Beleg,Artikel,Kd,Stk,Tag\nB1,A1,K1,2,2024-05-01\n"
     mapping = {"Beleg": "order_id", "Artikel": "product_id", "Kd": "customer_id", "Stk": "quantity", "Tag": "order_date"}
     assert source_key_for("export_2024-05.csv") == source_key_for("Export 2024-06-30.xlsx") == "export"
+    assert source_key_for("/data/2024-05.csv", ["Beleg", "Tag"]) == source_key_for("2024-06.csv", ["beleg", "TAG"])
+    assert source_key_for("2024-05.csv", ["Beleg", "Tag"]).startswith("columns:")
+    assert source_key_for("2024-05.csv", ["Beleg", "Tag"]) != source_key_for("2024-05.csv", ["Beleg", "Datum"])
     headers = read_headers(write(tmp_path / "export_2024-05.csv", text))
     assert suggest_mapping("orders", headers, store, "export") == {}  # nothing known yet
     ingest_file(store, "orders", tmp_path / "export_2024-05.csv", mapping=mapping)
