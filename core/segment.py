@@ -30,11 +30,20 @@ import numpy as np
 import pandas as pd
 
 from core.errors import SegplanError
-from core.segment_methods import CLUSTER_METHODS, NOISE, ClusterOptions, cluster_labels, squared_distances
+from core.segment_methods import (
+    CLUSTER_METHODS,
+    NOISE,
+    ClusterOptions,
+    centres_of,
+    cluster_labels,
+    squared_distances,
+    thread_limit,
+)
 from core.segment_names import segment_names
 from core.segment_prep import (
     PreparedFeatures,
     _fingerprint_from_hash,
+    check_unique_keys,
     data_fingerprint,
     frame_hash,
     key_columns_of,
@@ -152,7 +161,7 @@ class Segmenter:
         seed: int = 0,
         rules: Sequence[Mapping[str, object]] | None = None,
         options: ClusterOptions | Mapping[str, object] | None = None,
-        silhouette_sample: int = 4_000,
+        silhouette_sample: int = 2_000,
         scan_sample: int = 20_000,
     ) -> None:
         self.method = method
@@ -187,8 +196,6 @@ class Segmenter:
             raise SegplanError("items: no items to segment", "compute features first; the frame is empty")
         if not key_columns_of(items):
             raise SegplanError("items: no key column (product_id or customer_id)", "pass the feature frame with its keys")
-        if items.duplicated(key_columns_of(items)).any():
-            raise SegplanError("items: an item appears twice", "pass one row per item")
         if not isinstance(self.seed, int | np.integer):
             raise SegplanError(f"seed: {self.seed!r} is not a whole number", "give an integer seed, e.g. 0")
         if not 0.0 <= float(self.min_share) < 1.0:
@@ -253,7 +260,8 @@ class Segmenter:
         if prepared is None or prepared.settings() != wanted or prepared.n_items != len(items):
             prepared = prepare_features(items, wanted["features"], self.log, self.cap_percentile, self.scaling)
         self.prepared_ = prepared
-        self.result_ = self._fit_clusters(items, prepared, measure)
+        with thread_limit(self._options().threads):
+            self.result_ = self._fit_clusters(items, prepared, measure)
         return self
 
     def _measure_values(self, items: pd.DataFrame, measure: str | None) -> np.ndarray:
@@ -302,6 +310,7 @@ class Segmenter:
         ))
 
     def _fit_rules(self, items: pd.DataFrame, measure: str | None) -> SegmentationResult:
+        check_unique_keys(items)
         hits = None
         if self.method == "nine_box":
             seg = nine_box(items)
@@ -344,8 +353,9 @@ class Segmenter:
         matrix, _ = self.prepared_.reweight(self.weights)
         labels = self.result_.assignments["segment"].to_numpy(dtype=np.int64)
         k = None if self.method == "hdbscan" else self.result_.k
-        table = bootstrap_stability(matrix, labels, self.method, k, self.seed if seed is None else seed,
-                                    n_resamples, self._options(), max_items)
+        with thread_limit(self._options().threads):
+            table = bootstrap_stability(matrix, labels, self.method, k, self.seed if seed is None else seed,
+                                        n_resamples, self._options(), max_items)
         table.insert(1, "segment_label", [self.result_.label_of(int(s)) for s in table["segment"]])
         return table
 
@@ -375,10 +385,11 @@ def _order_and_merge(matrix: np.ndarray, raw: np.ndarray, volume: np.ndarray, mi
     if len(clusters) == 0:
         return raw.copy(), []
     index = np.searchsorted(clusters, np.where(raw == NOISE, clusters[0], raw))
-    count = np.bincount(index[raw != NOISE], minlength=len(clusters)).astype(float)
-    share = np.bincount(index[raw != NOISE], weights=volume[raw != NOISE], minlength=len(clusters)) / total
-    sums = np.stack([np.bincount(index[raw != NOISE], weights=matrix[raw != NOISE, j], minlength=len(clusters))
-                     for j in range(matrix.shape[1])], axis=1)
+    keep = raw != NOISE
+    members, member_volume = (index, volume) if keep.all() else (index[keep], volume[keep])
+    count = np.bincount(members, minlength=len(clusters)).astype(float)
+    share = np.bincount(members, weights=member_volume, minlength=len(clusters)) / total
+    sums = centres_of(matrix, raw, clusters) * count[:, None]
     order = np.lexsort((-count, -share))  # by share, then items, descending
     count, share, sums = count[order], share[order], sums[order]
     rank = np.empty(len(clusters), dtype=np.int64)
@@ -416,8 +427,6 @@ def _order_and_merge(matrix: np.ndarray, raw: np.ndarray, volume: np.ndarray, mi
 
 def _distance_frame(keys: pd.DataFrame, matrix: np.ndarray, labels: np.ndarray, segments: np.ndarray) -> pd.DataFrame:
     """Key columns, segment and each item's distance to its own and the next nearest centre."""
-    from core.segment_methods import centres_of
-
     n = len(labels)
     own = np.full(n, np.nan)
     nxt = np.full(n, np.nan)

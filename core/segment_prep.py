@@ -75,18 +75,30 @@ def signed_log1p(values: np.ndarray) -> np.ndarray:
     return np.sign(values) * np.log1p(np.abs(values))
 
 
-def skewness(values: np.ndarray) -> float:
-    """Sample skewness (Fisher-Pearson, biased moment estimator); 0 for a constant column.
+def skewness(values: np.ndarray) -> np.ndarray | float:
+    """Sample skewness (Fisher-Pearson ``g1``) of a vector, or of each column of a matrix; 0
+    for a constant column.
 
     References:
         Joanes, D. N., Gill, C. A. (1998). Comparing measures of sample skewness and kurtosis.
         *J. Royal Stat. Soc. D* 47(1), 183-189 (the ``g1`` estimator).
     """
-    centred = values - values.mean()
-    m2 = float(np.mean(centred**2))
-    if m2 <= 0.0:
-        return 0.0
-    return float(np.mean(centred**3) / m2**1.5)
+    centred = values - values.mean(axis=0)
+    m2 = np.mean(centred**2, axis=0)
+    m3 = np.mean(centred**3, axis=0)
+    out = np.where(m2 > 0, m3 / np.where(m2 > 0, m2, 1.0) ** 1.5, 0.0)
+    return float(out) if np.ndim(values) == 1 else out
+
+
+def check_unique_keys(items: pd.DataFrame) -> None:
+    """Raise when an item (key combination) appears on two rows."""
+    keys = key_columns_of(items)
+    if not keys:
+        raise SegplanError("items: no key column (product_id or customer_id)", "pass the feature frame with its keys")
+    duplicated = items.duplicated(keys)
+    if duplicated.any():
+        first = items.loc[duplicated, keys].iloc[0].tolist()
+        raise SegplanError(f"items: item {first} appears twice", "pass one row per item")
 
 
 def frame_hash(items: pd.DataFrame) -> str:
@@ -207,6 +219,7 @@ def prepare_features(
     """
     if not isinstance(items, pd.DataFrame) or len(items) == 0:
         raise SegplanError("items: no items to segment", "compute features first; the frame is empty")
+    check_unique_keys(items)
     chosen = list(features) if features is not None else numeric_feature_columns(items)
     if not chosen:
         raise SegplanError("features: no numeric feature columns to segment on",
@@ -245,8 +258,7 @@ def prepare_features(
 
     caps: dict[str, tuple[float, float]] = {}
     if cap_percentile is not None and float(cap_percentile) < 100.0:
-        lows = np.percentile(transformed, 100.0 - float(cap_percentile), axis=0)
-        highs = np.percentile(transformed, float(cap_percentile), axis=0)
+        lows, highs = np.percentile(transformed, [100.0 - float(cap_percentile), float(cap_percentile)], axis=0)
         np.clip(transformed, lows, highs, out=transformed)
         caps = {name: (float(lo), float(hi)) for name, lo, hi in zip(chosen, lows, highs, strict=True)}
 
@@ -283,7 +295,8 @@ def _log_features(original: np.ndarray, chosen: list[str], log: str | Sequence[s
         if log == "none":
             return []
         if log == "auto":
-            return [name for j, name in enumerate(chosen) if abs(skewness(original[:, j])) > SKEW_THRESHOLD]
+            skew = skewness(original)
+            return [name for j, name in enumerate(chosen) if abs(skew[j]) > SKEW_THRESHOLD]
         raise SegplanError(f"log: unknown setting {log!r}", "use 'auto', 'none' or a list of feature names")
     unknown = [name for name in log if name not in chosen]
     if unknown:

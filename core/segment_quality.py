@@ -23,7 +23,7 @@ JACCARD_UNSTABLE = 0.6
 JACCARD_STABLE = 0.75
 
 
-def cluster_metrics(matrix: np.ndarray, labels: np.ndarray, seed: int, silhouette_sample: int = 4_000) -> dict[str, float]:
+def cluster_metrics(matrix: np.ndarray, labels: np.ndarray, seed: int, silhouette_sample: int = 2_000) -> dict[str, float]:
     """Silhouette, Davies-Bouldin, Calinski-Harabasz and inertia of a labelling.
 
     Items labelled ``NOISE`` are left out. Values are ``nan`` where undefined (one segment).
@@ -79,7 +79,7 @@ def silhouette_on_sample(matrix: np.ndarray, labels: np.ndarray, seed: int, samp
 
 
 def scan_k(matrix: np.ndarray, method: str, seed: int, options: ClusterOptions | None = None,
-           k_range: range = K_RANGE, scan_sample: int = 20_000, silhouette_sample: int = 4_000) -> pd.DataFrame:
+           k_range: range = K_RANGE, scan_sample: int = 20_000, silhouette_sample: int = 2_000) -> pd.DataFrame:
     """Metrics for each candidate k (one row per k), fitted on a seeded sample of items.
 
     Returns columns ``k, silhouette, davies_bouldin, calinski_harabasz, inertia`` for a chart;
