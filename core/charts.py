@@ -23,6 +23,8 @@ PATTERN_COLOURS = {"smooth": "#2da44e", "erratic": "#f0a32f", "intermittent": "#
 #: Most points a line or scatter sends to the browser; above this the data is thinned.
 MAX_LINE_POINTS = 2_000
 MAX_SCATTER_POINTS = 20_000
+#: Lowest CV² drawn on the log axis; smaller values (and 0) are drawn on this line.
+CV2_FLOOR = 0.01
 
 
 def _title(text: str, subtitle: str | None = None) -> alt.TitleParams:
@@ -162,8 +164,7 @@ def pareto_chart(
         y="cutoff:Q", x=alt.datum(0.0), text="label:N"
     )
     total = float(classified[measure].clip(lower=0).sum())
-    subtitle = (f"{len(classified):,} {item_label}, total {measure} {total:,.0f}{' ' + unit if unit else ''}; "
-                f"A = top {abc_cutoffs[0]:.0%}, B = up to {abc_cutoffs[1]:.0%}, C = the rest")
+    subtitle = f"{len(classified):,} {item_label}, total {measure} {total:,.0f}{' ' + unit if unit else ''}"
     return alt.layer(curve, rules, labels).properties(
         title=_title(f"ABC Pareto curve on {measure}", subtitle), height=360
     )
@@ -189,7 +190,8 @@ def class_matrix(classified: pd.DataFrame, value_column: str) -> pd.DataFrame:
 def class_matrix_heatmap(classified: pd.DataFrame, value_column: str, *, item_label: str = "items") -> alt.LayerChart:
     """3x3 ABC x XYZ heat map: colour is the share of the value, text is items and share."""
     cells = class_matrix(classified, value_column)
-    cells["label"] = [f"{items:,} {item_label}\n{share:.1%} of {value_column}" for items, share in zip(cells["items"], cells["value_share"], strict=True)]
+    # Count and share only: item names like "customer-product pairs" do not fit in a cell.
+    cells["label"] = [f"{items:,}\n{share:.1%}" for items, share in zip(cells["items"], cells["value_share"], strict=True)]
     base = alt.Chart(cells).encode(
         x=alt.X("xyz:N", title="XYZ class (demand variability: X steady → Z erratic)", sort=["X", "Y", "Z"], axis=alt.Axis(labelAngle=0)),
         y=alt.Y("abc:N", title=f"ABC class (by {value_column}: A largest)", sort=["A", "B", "C"]),
@@ -207,7 +209,9 @@ def class_matrix_heatmap(classified: pd.DataFrame, value_column: str, *, item_la
         color=alt.condition(alt.datum.value_share > 0.3, alt.value("white"), alt.value("#1f2328")),
     )
     return alt.layer(rect, text).properties(
-        title=_title(f"ABC x XYZ: {item_label} and share of {value_column} per cell"), height=330
+        title=_title(f"ABC x XYZ: {item_label} and share of {value_column} per cell",
+                     f"each cell: number of {item_label}, then % of all {value_column}"),
+        height=330,
     )
 
 
@@ -239,7 +243,8 @@ def adi_cv2_scatter(
     """ADI against CV² on log axes (Syntetos-Boylan-Croston), one WebGL point per item.
 
     Dashed lines mark the cut-offs and the four quadrants are named. Items without ADI or CV²
-    (no demand) are counted in the subtitle; items with CV² = 0 are drawn on a floor line.
+    (no demand) are counted in the subtitle; items with CV² below CV2_FLOOR (or 0) are drawn
+    on that floor line.
     Above ``max_points`` a fixed-seed random sample is drawn.
     References: Syntetos, Boylan & Croston (2005), J. Oper. Res. Soc. 56(5).
     """
@@ -249,12 +254,14 @@ def adi_cv2_scatter(
     cv2 = pd.to_numeric(classified["cv2"], errors="coerce")
     plottable = classified[(adi > 0) & (cv2 >= 0) & np.isfinite(adi) & np.isfinite(cv2)].copy()
     left_out = len(classified) - len(plottable)
-    # CV² is 0 when every demand had the same size (often: one demand only); a log axis has no
-    # 0, so those items sit on a floor line below the smallest positive CV², marked in the hover.
-    positive = plottable.loc[plottable["cv2"] > 0, "cv2"]
-    cv2_floor = min(0.01, float(positive.min()) / 2) if len(positive) else 0.01
-    zero_cv2 = int((plottable["cv2"] == 0).sum())
-    plottable["cv2_drawn"] = plottable["cv2"].where(plottable["cv2"] > 0, cv2_floor)
+    # CV² is 0 when every demand had the same size (often: one demand only) and a log axis has
+    # no 0; tiny values would stretch the axis over decades nobody reads. Both sit on a floor
+    # line, with their true value in the hover.
+    cv2_floor = min(CV2_FLOOR, cv2_cutoff / 10)
+    below_floor = int((plottable["cv2"] < cv2_floor).sum())
+    plottable["cv2_drawn"] = plottable["cv2"].clip(lower=cv2_floor)
+    # Legend counts are of all plottable items, not of the sample drawn.
+    pattern_counts = plottable["demand_pattern"].astype(str).value_counts()
     sampled = len(plottable) > max_points
     if sampled:
         plottable = plottable.sample(max_points, random_state=seed)
@@ -269,7 +276,7 @@ def adi_cv2_scatter(
         for key in key_columns[1:]:  # vectorised: a row-wise join takes seconds on 20,000 points
             names = names + " / " + rows[key].astype(str)
         figure.add_trace(go.Scattergl(
-            x=rows["adi"], y=rows["cv2_drawn"], mode="markers", name=f"{pattern} ({len(rows):,})",
+            x=rows["adi"], y=rows["cv2_drawn"], mode="markers", name=f"{pattern} ({pattern_counts.get(pattern, 0):,})",
             marker={"color": colour, "size": 6, "opacity": 0.7},
             text=names, customdata=rows["cv2"],
             hovertemplate="%{text}<br>ADI %{x:.2f} " + bucket + "s<br>CV² %{customdata:.2f}<extra>" + pattern + "</extra>",
@@ -296,8 +303,8 @@ def adi_cv2_scatter(
     notes = [f"{len(classified):,} {item_label}"]
     if sampled:
         notes.append(f"a random {max_points:,} shown")
-    if zero_cv2:
-        notes.append(f"{zero_cv2:,} with CV² = 0 drawn at {cv2_floor:g}")
+    if below_floor:
+        notes.append(f"{below_floor:,} with CV² below {cv2_floor:g} drawn at {cv2_floor:g}")
     if left_out:
         notes.append(f"{left_out:,} without ADI or CV² not shown")
     x_ticks = log_ticks(10 ** x_range[0], 10 ** x_range[1], adi_cutoff)

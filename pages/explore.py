@@ -106,6 +106,7 @@ with histogram_column:
 st.subheader(f"Classes per {LEVEL_NAMES[level]}")
 st.caption(f"Largest {measure} first. Demand pattern `no_demand`: only returns in the data.")
 st.dataframe(classes.sort_values(measure, ascending=False, na_position="last"), hide_index=True, height=420, column_config={
+    "revenue": st.column_config.NumberColumn("revenue (currency)", format="localized"),
     measure: st.column_config.NumberColumn(f"{measure} ({MEASURE_UNITS.get(measure, '')})", format="localized"),
     "cumulative_share": st.column_config.NumberColumn("cumulative share", format="percent"),
     "cv": st.column_config.NumberColumn("CV", format="%.2f"),

@@ -99,6 +99,8 @@ def test_class_matrix_has_nine_cells_and_shares_sum_to_one():
     assert a_x["value"] == pytest.approx(expected["revenue"].sum())
     spec = charts.class_matrix_heatmap(frame, "revenue").to_dict()
     assert "share of revenue" in json.dumps(spec)
+    labels = next(iter(spec["datasets"].values()))
+    assert {row["label"] for row in labels} >= {f"{a_x['items']:,}\n{a_x['value_share']:.1%}"}
 
 
 def test_adi_cv2_scatter_has_cutoffs_quadrants_and_log_axes():
@@ -122,16 +124,20 @@ def test_adi_cv2_scatter_samples_many_points_and_counts_unplottable():
     figure = charts.adi_cv2_scatter(frame, max_points=100)
     assert sum(len(trace.x) for trace in figure.data) == 100
     assert "a random 100 shown" in figure.layout.title.text
+    legend_counts = {t.name.split(" (")[0]: int(t.name.split("(")[1].rstrip(")").replace(",", "")) for t in figure.data}
+    assert sum(legend_counts.values()) == 490  # every plottable item, not just the sample
     assert "10 without ADI or CV² not shown" in figure.layout.title.text
 
 
 def test_adi_cv2_scatter_draws_zero_cv2_on_a_floor_with_the_true_value_in_the_hover():
     frame = classified_frame(4)
     frame.loc[0, "cv2"] = 0.0  # every demand the same size
+    frame.loc[1, "cv2"] = 1e-7  # rounding noise must not stretch the axis
     figure = charts.adi_cv2_scatter(frame)
     drawn = {(float(y), float(c)) for trace in figure.data for y, c in zip(trace.y, trace.customdata, strict=True)}
-    assert (0.01, 0.0) in drawn
-    assert "1 with CV² = 0 drawn at 0.01" in figure.layout.title.text
+    assert (0.01, 0.0) in drawn and (0.01, 1e-7) in drawn
+    assert 10 ** figure.layout.yaxis.range[0] > 0.005
+    assert "2 with CV² below 0.01 drawn at 0.01" in figure.layout.title.text
 
 
 def test_adi_cv2_scatter_of_no_plottable_items_is_an_empty_chart_not_an_error():
