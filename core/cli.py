@@ -103,16 +103,6 @@ def _write_csv(frame, out: Path) -> None:
     frame.to_csv(out, index=False)
 
 
-def _parse_pairs(pairs: list[str] | None, option: str) -> dict[str, str]:
-    result: dict[str, str] = {}
-    for pair in pairs or []:
-        source, sep, target = pair.partition("=")
-        if not sep or not source.strip() or not target.strip():
-            raise SegplanError(f"{option} {pair!r} is not of the form SRC=DST", hint=f"for example {option} InvoiceNo=order_id")
-        result[source.strip()] = target.strip()
-    return result
-
-
 def _parse_cutoffs(text: str, option: str) -> tuple[float, float]:
     try:
         first, second = (float(part) for part in text.split(","))
@@ -168,25 +158,26 @@ def ingest(
     ] = None,
     mode: Annotated[Mode, typer.Option("--mode", help="Append to the table or replace its contents.")] = Mode.append,
     allow_returns: Annotated[bool, typer.Option("--allow-returns", help="Keep lines with negative quantity as returns.")] = False,
+    sheet: Annotated[Optional[str], typer.Option("--sheet", help="XLSX sheet name or 0-based index (default: the first).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print rows_read, rows_loaded, rows_rejected as JSON.")] = False,
     db: DbOption = None,
 ) -> None:
     """Load a file into a table; rejected rows are kept with file, row, column and reason."""
 
     def body() -> None:
-        from core.ingest import ingest_file, read_headers, suggest_mapping
+        from core.ingest import ingest_file, parse_overrides, read_headers, resolve_mapping, source_key_for
         from core.model import table_spec
 
         table_spec(table)  # unknown table: one clear line before the file is opened
-        overrides = _parse_pairs(map_, "--map")
+        overrides = parse_overrides(map_)
+        sheet_choice: str | int | None = int(sheet) if sheet is not None and sheet.isdigit() else sheet
         with _open_store(ctx, db) as store:
             mapping = None
             if overrides:
-                headers = read_headers(file)
-                mapping = {src: dst for src, dst in suggest_mapping(table, headers, store, None).items()
-                           if dst not in overrides.values() and src not in overrides}
-                mapping.update(overrides)
-            result = ingest_file(store, table, file, mapping=mapping, mode=mode.value, allow_returns=allow_returns)
+                headers = read_headers(file, sheet=sheet_choice)
+                mapping = resolve_mapping(table, headers, overrides, store, source_key_for(file.name))
+            result = ingest_file(store, table, file, mapping=mapping, mode=mode.value,
+                                 allow_returns=allow_returns, sheet=sheet_choice)
         if as_json:
             typer.echo(json.dumps(result.as_json()))
         else:
