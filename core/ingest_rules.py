@@ -111,9 +111,9 @@ def run_rules(
     for col, c in cols.items():
         required = spec.column(col).required
         p = {"col": col}
-        if required:
+        if required and not c.complete:
             checks.append((f"SELECT source_row, $col, NULL, 'missing key' FROM {rows} WHERE {c.text} IS NULL", p))
-        if c.kind == "text":
+        if c.kind == "text" or c.plain:
             continue
         bad = f"{c.text} IS NOT NULL AND {c.value} IS NULL"
         note = f"regexp_matches({c.text}, '[A-Za-z]')"

@@ -207,6 +207,7 @@ def detect_decimal_comma(
 class ColumnProfile:
     """What one pass over the staged rows says about a mapped column, to pick a fast parse."""
 
+    rows: int = 0            # staged rows
     values: int = 0          # non-NULL staged values
     plain: int = 0           # values a plain CAST reads (numbers: finite doubles; dates: ISO dates)
     commas: int = 0          # values containing ',' (numbers)
@@ -246,11 +247,11 @@ def profile_columns(
             parts.append(f"count(TRY_CAST({v} AS DATE))")
             order.append((col, "plain"))
     profiles = {col: ColumnProfile() for col in stage_columns}
-    if not parts:
-        return profiles
-    row = cur.execute(f"SELECT {', '.join(parts)} FROM {q(ROWS_VIEW)}").fetchone()
-    for (col, attr), value in zip(order, row, strict=True):
+    row = cur.execute(f"SELECT {', '.join(['count(*)', *parts])} FROM {q(ROWS_VIEW)}").fetchone()
+    for (col, attr), value in zip(order, row[1:], strict=True):
         setattr(profiles[col], attr, int(value or 0))
+    for profile in profiles.values():
+        profile.rows = int(row[0])
     return profiles
 
 
@@ -261,6 +262,10 @@ class ColumnSql:
     value: str     # the parsed model value (NULL when empty or unparseable)
     text: str      # the cleaned source text (NULL when empty), for presence checks and rejects
     kind: str
+    #: every value reads with a plain cast: nothing can be unparseable (checks are skipped)
+    plain: bool = False
+    #: no value is empty: nothing can be missing (checks are skipped)
+    complete: bool = False
 
 
 def column_sql(
@@ -321,7 +326,8 @@ def column_sql(
                 value = f"CAST(try_strptime({text}, $fmt{i}) AS DATE)"
         else:
             value = f"seg_bool({text})"
-        columns[col] = ColumnSql(value, text, kind)
+        plain = col in fast
+        columns[col] = ColumnSql(value, text, kind, plain=plain, complete=plain and prof.values == prof.rows)
     options = {
         "date_formats": {c: ch.layout for c, ch in date_choices.items()},
         "date_format_ambiguous": sorted(c for c, ch in date_choices.items() if ch.ambiguous),
