@@ -37,3 +37,12 @@ def test_every_page_is_in_pages_doc():
     app_source = (DOCS.parent / "app.py").read_text()
     for page_file in re.findall(r"pages/(\w+)\.py", app_source):
         assert f"pages/{page_file}.py" in text, f"docs/pages.md does not describe pages/{page_file}.py"
+
+
+def test_every_feature_is_in_formulas_doc():
+    from core.features import LEVELS, feature_catalog
+
+    text = (DOCS / "formulas.md").read_text()
+    for level in LEVELS:
+        for spec in feature_catalog(level):
+            assert f"`{spec.name}`" in text, f"docs/formulas.md does not define feature {spec.name} ({level})"
