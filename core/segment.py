@@ -244,8 +244,9 @@ class Segmenter:
     def fit(self, items: pd.DataFrame, prepared: PreparedFeatures | None = None) -> Segmenter:
         """Segment ``items``; sets ``result_`` (`SegmentationResult`) and ``prepared_``.
 
-        ``prepared``: the ``prepared_`` of an earlier fit on the same items; reused when the
-        features, log, cap and scaling settings match, so a weight change only reweights.
+        ``prepared``: the ``prepared_`` of an earlier fit; reused when it was prepared from
+        these items with the same features, log, cap and scaling settings (checked), so a
+        weight change only reweights. Otherwise the features are prepared again.
         """
         measure = self._validate(items)
         items = items.reset_index(drop=True)
@@ -257,7 +258,7 @@ class Segmenter:
                   "log": self.log if isinstance(self.log, str) else list(self.log),
                   "cap_percentile": None if self.cap_percentile is None else float(self.cap_percentile),
                   "scaling": self.scaling}
-        if prepared is None or prepared.settings() != wanted or prepared.n_items != len(items):
+        if prepared is None or prepared.settings() != wanted or not prepared.matches(items):
             prepared = prepare_features(items, wanted["features"], self.log, self.cap_percentile, self.scaling)
         self.prepared_ = prepared
         with thread_limit(self._options().threads):

@@ -155,6 +155,20 @@ class PreparedFeatures:
         return {"features": list(self.features), "log": self.log,
                 "cap_percentile": self.cap_percentile, "scaling": self.scaling}
 
+    def matches(self, items: pd.DataFrame) -> bool:
+        """Whether ``items`` are the items this was prepared from (same keys, same feature values).
+
+        Cheap (no hashing), so a weight change can reuse the preparation safely.
+        """
+        keys = key_columns_of(items)
+        if len(items) != self.n_items or keys != list(self.keys.columns) or any(f not in items for f in self.features):
+            return False
+        if not items[keys].reset_index(drop=True).equals(self.keys):
+            return False
+        raw = items[self.features].to_numpy(dtype=np.float64, na_value=np.nan)
+        present = np.isfinite(raw)
+        return int((~present).sum()) == sum(self.imputed.values()) and bool((raw[present] == self.original[present]).all())
+
     def transform(self, values: np.ndarray) -> np.ndarray:
         """Values in original units (columns = features) mapped into the scaled space.
 

@@ -193,6 +193,10 @@ def test_reweight_reuses_prepared_features():
     assert adjusted_rand_score(truth, second.result_.assignments["segment"]) > 0.95
     other = Segmenter(k=4, features=FEATURES, log="none", scaling="robust", min_share=0.0).fit(items, prepared=first.prepared_)
     assert other.prepared_ is not first.prepared_  # different scaling: prepared again
+    changed = items.assign(cv=items["cv"] + 1.0)
+    third = Segmenter(k=4, **SETTINGS).fit(changed, prepared=first.prepared_)
+    assert third.prepared_ is not first.prepared_  # other data: prepared again
+    assert third.result_.fingerprint != first.result_.fingerprint
 
 
 def test_boundary_distances_are_consistent():
@@ -283,3 +287,32 @@ def test_user_errors_name_the_parameter():
         segment(items, k=2, features=FEATURES, measure="margin")
     with pytest.raises(SegplanError, match="appears twice"):
         segment(pd.concat([items, items.head(1)]), k=2, **SETTINGS)
+
+
+def test_large_data_paths_fit_on_a_sample_and_assign_the_rest():
+    items, truth = planted(n_per_group=400)
+    small = {"hdbscan_sample": 500, "gmm_sample": 300}
+    for method, k in [("hdbscan", "auto"), ("gmm", 4)]:
+        result = segment(items, method=method, k=k, options=small, cap_percentile=None, **SETTINGS)
+        assert adjusted_rand_score(truth, result.assignments["segment"]) > 0.95, method
+
+
+def test_unclassified_is_exempt_from_minimums():
+    items, truth = planted(n_per_group=200)
+    rng = np.random.default_rng(3)
+    points = rng.uniform(-12, 12, size=(400, len(FEATURES)))
+    means = items[FEATURES].groupby(truth).mean().to_numpy()
+    far = np.sqrt(((points[:, None, :] - means[None, :, :]) ** 2).sum(axis=2)).min(axis=1) > 9.0
+    noise = pd.DataFrame(points[far][:10], columns=FEATURES)
+    noise.insert(0, "product_id", [f"N{i}" for i in range(len(noise))])
+    noise["revenue"] = 1.0
+    data = pd.concat([items, noise], ignore_index=True)
+    result = segment(data, method="hdbscan", cap_percentile=None, features=FEATURES, log="none",
+                     min_share=0.05, min_items=20)
+    prof = result.profile.set_index("segment")
+    assert -1 in prof.index and prof.loc[-1, "items"] < 20  # kept, although below the minimums
+    assert result.merges == []
+    clustered = result.assignments[result.assignments["segment"] >= 0]
+    assert (clustered["distance_own"] <= clustered["distance_next"] + 1e-12).all()
+    unclassified = result.assignments[result.assignments["segment"] == -1]
+    assert unclassified["distance_own"].isna().all() and unclassified["distance_next"].notna().all()
