@@ -323,9 +323,9 @@ class Segmenter:
             seg, hits = apply_rules(items, self.rules or [])
             order = list(dict.fromkeys(hits["name"]))
         present = [s for s in order if (seg == s).any()]
-        codes = np.array([present.index(s) for s in seg])
+        codes = pd.Categorical(seg, categories=present).codes.astype(np.int64)
         volume = self._measure_values(items, measure)
-        features = [c for c in numeric_feature_columns(items)]
+        features = numeric_feature_columns(items)
         values = items[features].to_numpy(dtype=np.float64, na_value=np.nan) if features else np.zeros((len(items), 0))
         profile, _ = _profile(codes, volume, values, features, measure)
         profile["segment"] = [present[i] for i in profile["segment"]]

@@ -11,7 +11,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from core.errors import SegplanError
-from core.segment import UNCLASSIFIED, Segmenter, segment
+from core.segment import UNCLASSIFIED, Segmenter, data_fingerprint, segment
 
 FEATURES = ["quantity", "cv", "adi", "margin_pct", "orders"]
 
@@ -165,6 +165,7 @@ def test_same_seed_same_labels_and_fingerprint():
         b = segment(items, method=method, k=k, seed=5, **SETTINGS)
         assert a.assignments.equals(b.assignments)
         assert a.fingerprint == b.fingerprint
+        assert a.fingerprint == data_fingerprint(items, a.parameters)
     assert segment(items, k=4, seed=6, **SETTINGS).fingerprint != a.fingerprint
 
 
@@ -193,7 +194,8 @@ def test_reweight_reuses_prepared_features():
     assert adjusted_rand_score(truth, second.result_.assignments["segment"]) > 0.95
     other = Segmenter(k=4, features=FEATURES, log="none", scaling="robust", min_share=0.0).fit(items, prepared=first.prepared_)
     assert other.prepared_ is not first.prepared_  # different scaling: prepared again
-    changed = items.assign(cv=items["cv"] + 1.0)
+    assert second.result_.fingerprint == data_fingerprint(items, second.result_.parameters)
+    changed = items.assign(revenue=items["revenue"] * 2)  # not a feature, but the data changed
     third = Segmenter(k=4, **SETTINGS).fit(changed, prepared=first.prepared_)
     assert third.prepared_ is not first.prepared_  # other data: prepared again
     assert third.result_.fingerprint != first.result_.fingerprint

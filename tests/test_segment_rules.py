@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from core.errors import SegplanError
-from core.segment import segment
+from core.segment import data_fingerprint, segment
 from core.segment_rules import apply_rules, nine_box, parse_rules
 
 
@@ -63,6 +63,7 @@ def test_rule_tree_first_match_wins_with_default(items):
     assert list(hits["items"]) == [1, 2, 1, 2]
     result = segment(items, method="rules", rules=rules)
     assert result.k == 4
+    assert result.fingerprint == data_fingerprint(items, result.parameters)
     assert result.parameters["rules"][0] == {"name": "Key", "when": [["abc", "==", "A"], ["strategic_account", "==", True]]}
     assert list(result.rule_hits["name"]) == ["Key", "Dormant", "Core", "Other"]
 
