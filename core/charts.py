@@ -78,7 +78,8 @@ def feature_histogram(
         alt.Chart(counted, title=_title(f"Distribution of {feature}", subtitle))
         .mark_bar(color=ABC_COLOURS["A"], opacity=0.85)
         .encode(
-            x=alt.X("bin_start:Q", title=axis_title + (" — log scale" if log_scale else ""), scale=scale),
+            x=alt.X("bin_start:Q", title=axis_title + (" — log scale" if log_scale else ""), scale=scale,
+                    axis=alt.Axis(labelFlush=True, format=",.4~g")),
             x2="bin_end:Q",
             y=alt.Y("items:Q", title=f"number of {item_label}"),
             y2=alt.datum(0),  # bars stand on the axis (with x2 given, Vega-Lite would draw thin ticks)
@@ -323,13 +324,20 @@ def adi_cv2_scatter(
 
 
 # -- ingest -------------------------------------------------------------------------------
-def reject_reasons_chart(reasons: dict[str, int] | pd.Series) -> alt.Chart:
-    """Rejected rows per reason, largest first, as horizontal bars."""
+def reject_reasons_chart(reasons: dict[str, int] | pd.Series, rows_rejected: int | None = None) -> alt.Chart:
+    """Rejected rows per reason, largest first, as horizontal bars.
+
+    A row can fail several checks, so the bars may add up to more than ``rows_rejected``
+    (the subtitle says so).
+    """
     counts = pd.Series(reasons, dtype="int64").sort_values(ascending=False)
     frame = pd.DataFrame({"reason": counts.index.astype(str), "rows": counts.to_numpy()})
-    total = int(frame["rows"].sum())
+    total = int(frame["rows"].sum()) if rows_rejected is None else rows_rejected
+    subtitle = f"{total:,} row{'s' if total != 1 else ''} rejected"
+    if int(frame["rows"].sum()) > total:
+        subtitle += "; a row can fail more than one check"
     return (
-        alt.Chart(frame, title=_title("Rejected rows by reason", f"{total:,} row{'s' if total != 1 else ''} rejected"))
+        alt.Chart(frame, title=_title("Rejected rows by reason", subtitle))
         .mark_bar(color="#cf222e")
         .encode(
             x=alt.X("rows:Q", title="rejected rows", axis=alt.Axis(tickMinStep=1, format=",d")),

@@ -137,7 +137,7 @@ if result is not None:
         with user_errors(stop=False):
             rejected_rows = rejects(store, result.run_id)
             chart_column, table_column = st.columns([2, 3])
-            chart_column.altair_chart(reject_reasons_chart(result.reject_reasons), width="stretch")
+            chart_column.altair_chart(reject_reasons_chart(result.reject_reasons, result.rows_rejected), width="stretch")
             table_column.dataframe(rejected_rows, hide_index=True, height=table_height(len(rejected_rows), 10))
             st.download_button(
                 "Download rejected rows (CSV)", rejected_rows.to_csv(index=False).encode(),

@@ -150,6 +150,8 @@ def test_reject_reasons_chart_orders_reasons_and_counts_rows():
     spec = charts.reject_reasons_chart({"bad date": 3, "missing product_id": 10}).to_dict()
     assert spec["title"]["subtitle"] == "13 rows rejected"
     assert charts.reject_reasons_chart({"bad date": 1}).to_dict()["title"]["subtitle"] == "1 row rejected"
+    both = charts.reject_reasons_chart({"return": 3, "cancelled order": 3}, rows_rejected=3).to_dict()
+    assert both["title"]["subtitle"] == "3 rows rejected; a row can fail more than one check"
     assert spec["encoding"]["x"]["title"] == "rejected rows"
     data = next(iter(spec["datasets"].values()))
     assert [row["reason"] for row in data] == ["missing product_id", "bad date"]
