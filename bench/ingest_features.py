@@ -1,6 +1,6 @@
 """Benchmark: ingest N order lines and compute product features, against pandas and raw DuckDB.
 
-Three contenders read the same generated CSV, each in its own subprocess so that its peak
+The contenders read the same generated CSV, each in its own subprocess so that its peak
 memory is its own:
 
 - ``segplan``: `core.store.Store` on a fresh database file, `core.ingest.ingest_file` then
@@ -8,6 +8,8 @@ memory is its own:
 - ``pandas``: `pd.read_csv` + `groupby`, the baseline every ratio is taken against.
 - ``duckdb``: DuckDB's own `read_csv` into a table of a fresh database file, and the same
   product features in plain SQL, with no validation: the floor of what segplan can reach.
+- ``duckdb_csv`` (opt-in): the same SQL straight from `read_csv`, no table stored: the raw
+  engine doing exactly the baseline's job, the ceiling for any ratio vs pandas.
 
 Speed is measured, never asserted: every run prints each contender's time beside the pandas
 baseline of the same invocation, the peak memory of each, and whether they agree on totals.
