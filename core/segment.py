@@ -286,6 +286,11 @@ class Segmenter:
                             silhouette_sample=self.silhouette_sample)
             k = pick_k(k_scan)
         raw = cluster_labels(matrix, self.method, None if self.method == "hdbscan" else int(k), seed, options)
+        if (raw == NOISE).all():
+            raise SegplanError(
+                f"method: HDBSCAN found no group in {len(raw)} items (min_cluster_size "
+                f"{options.min_cluster_size or 'default'}); every item would be unclassified",
+                "lower options min_cluster_size, drop noisy features, or use k-means or a Gaussian mixture")
         volume = self._measure_values(items, measure)
         labels, merges = _order_and_merge(matrix, raw, volume, float(self.min_share), int(self.min_items),
                                           measure or "item count")

@@ -318,3 +318,11 @@ def test_unclassified_is_exempt_from_minimums():
     assert (clustered["distance_own"] <= clustered["distance_next"] + 1e-12).all()
     unclassified = result.assignments[result.assignments["segment"] == -1]
     assert unclassified["distance_own"].isna().all() and unclassified["distance_next"].notna().all()
+
+
+def test_hdbscan_without_any_group_says_so():
+    rng = np.random.default_rng(0)
+    items = pd.DataFrame({"product_id": [f"P{i}" for i in range(300)], "quantity": rng.uniform(size=300),
+                          "cv": rng.uniform(size=300)})
+    with pytest.raises(SegplanError, match="HDBSCAN found no group"):
+        segment(items, method="hdbscan", log="none", options={"min_cluster_size": 250})
