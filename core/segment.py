@@ -126,8 +126,10 @@ class SegmentationResult:
 
     def to_record(self) -> dict[str, object]:
         """The JSON-able part of the result (everything but the frames), for saving a version."""
+        # Strict JSON has no NaN or infinity: undefined metrics are saved as null.
+        metrics = {name: (float(v) if np.isfinite(v) else None) for name, v in self.metrics.items()}
         return {
-            "method": self.method, "parameters": self.parameters, "k": self.k, "metrics": self.metrics,
+            "method": self.method, "parameters": self.parameters, "k": self.k, "metrics": metrics,
             "merges": [list(m) for m in self.merges], "fingerprint": self.fingerprint,
             "auto_names": {str(s): n for s, n in self.auto_names.items()},
             "labels": {str(s): n for s, n in self.labels.items()},
@@ -385,6 +387,10 @@ def _order_and_merge(matrix: np.ndarray, raw: np.ndarray, volume: np.ndarray, mi
     Each step takes the smallest segment that breaks a minimum and merges it into the segment
     with the nearest centre (weighted scaled space); centres and shares are updated from sums,
     so the loop costs O(k^2) after one pass over items.
+
+    References:
+        Centroid linkage: Sokal, R. R., Michener, C. D. (1958). A statistical method for
+        evaluating systematic relationships. *Univ. Kansas Sci. Bull.* 38, 1409-1438.
     """
     clusters = np.array(sorted(s for s in np.unique(raw) if s != NOISE))
     total = volume.sum()
