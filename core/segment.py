@@ -8,7 +8,7 @@ class columns (``abc``, ``xyz``, ``demand_pattern``) or any columns the rules na
 Methods:
 
 * ``kmeans``, ``hierarchical`` (Ward), ``hdbscan``, ``gmm``: clustering on prepared features
-  (`core.segment_prep`: impute, log, cap, robust/standard scale, then weight).
+  (`core.segment_prep`: impute, log, cap, scale (standard by default, or robust), then weight).
 * ``nine_box`` (ABC x XYZ), ``demand_pattern`` and ``rules`` (planner rule list):
   `core.segment_rules`.
 
@@ -135,6 +135,26 @@ class SegmentationResult:
             "labels": {str(s): n for s, n in self.labels.items()},
             "imputed": self.imputed, "log_features": self.log_features,
         }
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, object], assignments: pd.DataFrame, profile: pd.DataFrame,
+                    k_scan: pd.DataFrame | None = None, rule_hits: pd.DataFrame | None = None) -> SegmentationResult:
+        """Rebuild a saved result from `to_record` and its frames (segment keys back to int for clustering)."""
+        numeric = record["method"] in CLUSTER_METHODS
+
+        def key(s: str) -> object:
+            return int(s) if numeric else s
+
+        metrics = {n: (float("nan") if v is None else float(v)) for n, v in dict(record["metrics"]).items()}
+        return cls(
+            method=str(record["method"]), parameters=dict(record["parameters"]), k=int(record["k"]),
+            assignments=assignments, profile=profile, metrics=metrics,
+            merges=[tuple(m) for m in record["merges"]], fingerprint=str(record["fingerprint"]),
+            auto_names={key(s): n for s, n in dict(record["auto_names"]).items()},
+            labels={key(s): n for s, n in dict(record["labels"]).items()},
+            imputed=dict(record["imputed"]), log_features=list(record["log_features"]),
+            k_scan=k_scan, rule_hits=rule_hits,
+        )
 
 
 class Segmenter:

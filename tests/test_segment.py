@@ -11,7 +11,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from core.errors import SegplanError
-from core.segment import UNCLASSIFIED, Segmenter, data_fingerprint, segment
+from core.segment import UNCLASSIFIED, SegmentationResult, Segmenter, data_fingerprint, segment
 
 FEATURES = ["quantity", "cv", "adi", "margin_pct", "orders"]
 
@@ -268,6 +268,11 @@ def test_result_record_is_json():
     back = json.loads(text)
     assert back["parameters"]["features"] == FEATURES
     assert back["fingerprint"] == result.fingerprint
+    renamed = result.with_labels({1: "Runners"})
+    again = SegmentationResult.from_record(json.loads(json.dumps(renamed.to_record())), renamed.assignments,
+                                           renamed.profile, renamed.k_scan)
+    assert again.label_of(1) == "Runners" and again.auto_names == result.auto_names
+    assert again.merges == result.merges and again.k == result.k
 
 
 def test_imputation_is_reported():
