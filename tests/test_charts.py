@@ -160,3 +160,11 @@ def test_reject_reasons_chart_orders_reasons_and_counts_rows():
 def test_log_ticks_are_one_two_five_per_decade_plus_cutoffs():
     assert charts.log_ticks(0.8, 12, 1.32) == [1, 1.32, 2, 5, 10]
     assert charts.log_ticks(0.01, 3, 0.49) == [0.01, 0.02, 0.05, 0.1, 0.2, 0.49, 1, 2]  # 0.5 gives way to 0.49
+
+
+def test_chart_and_overview_modules_stay_free_of_streamlit():
+    import subprocess
+    import sys
+
+    code = "import sys, core.charts, core.overview; sys.exit('streamlit' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
