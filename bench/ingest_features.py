@@ -459,6 +459,24 @@ class _KeptDir:
 
 # -- the report ----------------------------------------------------------------------------
 
+def _load() -> str:
+    """The machine's load, printed with every run: wall times mean little without it."""
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.1f} (1 min), {five:.1f} (5 min) on {os.cpu_count()} cores"
+
+
+def _code_version() -> str:
+    """The commit of the code being measured, and whether core/ has uncommitted changes."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                                text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "core"], cwd=ROOT, capture_output=True,
+                               text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "an unknown commit (not a git checkout)"
+    return f"commit {commit}" + (" + uncommitted changes in core/" if dirty else "")
+
+
 def _rel_diff(a: float, b: float) -> float:
     return abs(a - b) / max(abs(a), abs(b), 1e-300)
 
@@ -504,6 +522,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"python {platform.python_version()}, duckdb {duckdb.__version__}, pandas {pd.__version__} "
           f"(read_csv engine {args.pandas_engine}), {os.cpu_count()} cores; repeat {args.repeat} (median seconds, max peak)")
     print("each contender runs in its own process; seconds exclude interpreter start-up and imports")
+    print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, core at {_code_version()}, {_load()}")
     print()
 
     runs: dict[str, list[dict]] = {c: [] for c in only}
@@ -562,6 +581,7 @@ def main(argv: list[str] | None = None) -> int:
     ok = _print_totals_check(results)
     _print_features_check(results)
     _print_aims(results, args.rows)
+    print(f"finished {time.strftime('%H:%M UTC', time.gmtime())}, {_load()}")
     return 0 if ok and not failed else 1
 
 
