@@ -212,7 +212,7 @@ def ingest_file(
             cancellation_pattern=cancellation_pattern,
             delimiter=dialect.delimiter if dialect else None,
         )
-        run_id = cur.execute("SELECT nextval('ingest_run_seq')").fetchone()[0]
+        run_id = cur.execute("SELECT nextval('ingest_run_seq')").fetchall()[0][0]
         outcome = run_rules(cur, plan, run_id, source_name, step)
         rows_rejected = outcome.rows_rejected
         rows_loaded = outcome.rows_loaded

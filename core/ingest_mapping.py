@@ -42,10 +42,10 @@ def source_key_for(name: str | Path, headers: list[str] | None = None) -> str:
 
 
 def remembered_mapping(store: Store, table: str, source_key: str) -> dict[str, str] | None:
-    row = store.cursor().execute(
+    rows = store.cursor().execute(
         "SELECT mapping FROM source_mappings WHERE source_key = ? AND table_name = ?", [source_key, table]
-    ).fetchone()
-    return json.loads(row[0]) if row else None
+    ).fetchall()
+    return json.loads(rows[0][0]) if rows else None
 
 
 def suggest_mapping(

@@ -196,7 +196,7 @@ def sniff_csv(cur: duckdb.DuckDBPyConnection, path: Path) -> CsvDialect:
         row = cur.execute(
             "SELECT Delimiter, Quote, Escape, SkipRows, HasHeader FROM sniff_csv(?, encoding = ?, header = true, all_varchar = true)",
             [str(path), encoding],
-        ).fetchone()
+        ).fetchall()[0]
     except duckdb.Error:
         row = None
     if row is not None:
@@ -235,17 +235,71 @@ class Staged:
     options: dict[str, object] = field(default_factory=dict)
 
 
-def _create_structural(cur: duckdb.DuckDBPyConnection) -> None:
-    cur.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {q(STRUCTURAL_TABLE)} (
-            source_row BIGINT, column_name VARCHAR, value VARCHAR, reason VARCHAR)"""
+# Every staging table is written by ONE statement (CREATE ... AS). DuckDB 2.0.0 can lose all
+# rows of a table that gets an INSERT of no rows, then a large INSERT, then another INSERT in
+# the same transaction (seen here; reproduced with plain SQL on a file database), so ingest
+# never appends to a table twice within its transaction.
+
+StructuralRow = tuple[int, str | None, str, str]   # source_row, column_name, value, reason
+
+
+def _create_structural(cur: duckdb.DuckDBPyConnection, rows: list[StructuralRow]) -> None:
+    """The structural rejects found while reading (Python readers), as one table."""
+    import pyarrow as pa
+
+    table = pa.table(
+        {
+            "source_row": pa.array([r[0] for r in rows], type=pa.int64()),
+            "column_name": pa.array([r[1] for r in rows], type=pa.string()),
+            "value": pa.array([r[2] for r in rows], type=pa.string()),
+            "reason": pa.array([r[3] for r in rows], type=pa.string()),
+        }
     )
+    cur.register("ingest_structural_rows", table)
+    try:
+        cur.execute(f"CREATE OR REPLACE TEMP TABLE {q(STRUCTURAL_TABLE)} AS SELECT * FROM ingest_structural_rows")
+    finally:
+        cur.unregister("ingest_structural_rows")
 
 
-def _create_stage(cur: duckdb.DuckDBPyConnection, width: int) -> None:
-    cols = ", ".join(f"{q(f'c{i}')} VARCHAR" for i in range(width))
-    cur.execute(f"CREATE OR REPLACE TEMP TABLE {q(STAGE_TABLE)} ({cols}, {q('source_row')} BIGINT)")
+def _create_stage_from_rows(cur: duckdb.DuckDBPyConnection, width: int, rows: Iterator[list]) -> int:
+    """Stream rows ([c0, ..., cN, source_row]) into the staging table through Arrow batches,
+    in one statement; returns how many rows were staged."""
+    import pyarrow as pa
+
+    schema = pa.schema([(f"c{i}", pa.string()) for i in range(width)] + [("source_row", pa.int64())])
+    staged = 0
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        nonlocal staged
+        batch: list[list] = []
+        for row in rows:
+            batch.append(row)
+            if len(batch) >= BATCH_ROWS:
+                staged += len(batch)
+                yield _record_batch(batch, schema)
+                batch = []
+        if batch:
+            staged += len(batch)
+            yield _record_batch(batch, schema)
+
+    reader = pa.RecordBatchReader.from_batches(schema, batches())
+    cur.register("ingest_batches", reader)
+    try:
+        cur.execute(f"CREATE OR REPLACE TEMP TABLE {q(STAGE_TABLE)} AS SELECT * FROM ingest_batches")
+    finally:
+        cur.unregister("ingest_batches")
     cur.execute(f"CREATE OR REPLACE TEMP VIEW {q(ROWS_VIEW)} AS SELECT * FROM {q(STAGE_TABLE)}")
+    return staged
+
+
+def _record_batch(rows: list[list], schema):
+    import pyarrow as pa
+
+    columns = list(zip(*rows, strict=True))
+    return pa.RecordBatch.from_arrays(
+        [pa.array(columns[i], type=field.type) for i, field in enumerate(schema)], schema=schema
+    )
 
 
 def stage_csv(cur: duckdb.DuckDBPyConnection, path: Path, dialect: CsvDialect) -> Staged:
@@ -253,7 +307,6 @@ def stage_csv(cur: duckdb.DuckDBPyConnection, path: Path, dialect: CsvDialect) -
     when record positions cannot be mapped to lines (see module docstring)."""
     width = len(dialect.headers)
     names = [f"c{i}" for i in range(width)]
-    _create_structural(cur)
     try:
         cur.execute(
             f"""CREATE OR REPLACE TEMP TABLE {q(STAGE_TABLE)} AS
@@ -268,7 +321,7 @@ def stage_csv(cur: duckdb.DuckDBPyConnection, path: Path, dialect: CsvDialect) -
             f"{path.name}: cannot read as CSV: {str(exc).splitlines()[0]}",
             hint="check the file is a text export with one header line",
         ) from exc
-    good = cur.execute(f"SELECT count(*) FROM {q(STAGE_TABLE)}").fetchone()[0]
+    good = cur.execute(f"SELECT count(*) FROM {q(STAGE_TABLE)}").fetchall()[0][0]
     # DuckDB's "line" counts records (and blank lines), one per line in a file without
     # quoted line breaks; one structural reject per line even if it has several errors.
     cur.execute(
@@ -285,14 +338,15 @@ def stage_csv(cur: duckdb.DuckDBPyConnection, path: Path, dialect: CsvDialect) -
         FROM rejected_lines"""
         , [dialect.skip_rows + 1],
     )
-    rejected = cur.execute(f"SELECT count(*) FROM {q(ROW_ADJUST_TABLE)}").fetchone()[0]
+    rejected = cur.execute(f"SELECT count(*) FROM {q(ROW_ADJUST_TABLE)}").fetchall()[0][0]
     header_line = dialect.skip_rows + 1
     if header_line + good + rejected != dialect.physical_lines:
         return _stage_csv_python(cur, path, dialect)
     cur.execute(
-        f"""INSERT INTO {q(STRUCTURAL_TABLE)}
-        -- the reader's column names are ours (c0, c1, ...): back to the file's headers
-        SELECT line, list_extract(?, TRY_CAST(column_name[2:] AS BIGINT) + 1),
+        f"""CREATE OR REPLACE TEMP TABLE {q(STRUCTURAL_TABLE)} AS
+        -- one row per rejected line; the reader's column names are ours (c0, c1, ...): back
+        -- to the file's headers
+        SELECT line AS source_row, list_extract(?, TRY_CAST(column_name[2:] AS BIGINT) + 1),
                left(trim(csv_line, chr(13) || chr(10)), 500),
                coalesce(list_extract(?, list_position(?, error_type)), 'malformed line: ' || lower(error_type))
         FROM {q(ROW_ADJUST_TABLE)}""",
@@ -307,7 +361,7 @@ def stage_csv(cur: duckdb.DuckDBPyConnection, path: Path, dialect: CsvDialect) -
         FROM {q(STAGE_TABLE)}""",
         [header_line],
     )
-    first_rowid, last_rowid = cur.execute(f"SELECT first_rowid, last_rowid FROM {q(HEADER_LINE_TABLE)}").fetchone()
+    first_rowid, last_rowid = cur.execute(f"SELECT first_rowid, last_rowid FROM {q(HEADER_LINE_TABLE)}").fetchall()[0]
     if good and last_rowid - first_rowid + 1 != good:
         return _stage_csv_python(cur, path, dialect)
     if rejected:
@@ -332,10 +386,7 @@ def stage_csv(cur: duckdb.DuckDBPyConnection, path: Path, dialect: CsvDialect) -
 def _stage_csv_python(cur: duckdb.DuckDBPyConnection, path: Path, dialect: CsvDialect) -> Staged:
     """Read the CSV with Python's csv module, streaming Arrow batches into the staging table."""
     width = len(dialect.headers)
-    _create_stage(cur, width)
-    _create_structural(cur)
-    structural: list[tuple[int, str | None, str, str]] = []
-    good = 0
+    structural: list[StructuralRow] = []
 
     def records() -> Iterator[tuple[int, list[str] | None, str | None]]:
         with path.open("r", encoding=_python_codec(dialect.encoding), newline="") as fh:
@@ -359,42 +410,27 @@ def _stage_csv_python(cur: duckdb.DuckDBPyConnection, path: Path, dialect: CsvDi
                 last_line = reader.line_num
                 yield start, record, None
 
-    batch: list[list[str | None]] = []
-    for line, record, error in records():
-        if error is not None:
-            structural.append((line, None, "", "malformed line: bad quoting"))
-            continue
-        assert record is not None
-        if not record or (len(record) == 1 and not record[0].strip()):
-            continue  # blank line: not a record
-        if len(record) != width:
-            reason = "malformed line: too few columns" if len(record) < width else "malformed line: too many columns"
-            structural.append((line, None, dialect.delimiter.join(record)[:500], reason))
-            continue
-        batch.append([*[v if v != "" else None for v in record], line])
-        if len(batch) >= BATCH_ROWS:
-            good += _insert_batch(cur, batch, width)
-            batch = []
-    if batch:
-        good += _insert_batch(cur, batch, width)
-    if structural:
-        cur.executemany(f"INSERT INTO {q(STRUCTURAL_TABLE)} VALUES (?, ?, ?, ?)", structural)
+    def good_rows() -> Iterator[list]:
+        for line, record, error in records():
+            if error is not None:
+                structural.append((line, None, "", "malformed line: bad quoting"))
+                continue
+            assert record is not None
+            if not record or (len(record) == 1 and not record[0].strip()):
+                continue  # blank line: not a record
+            if len(record) != width:
+                if len(record) < width:
+                    structural.append((line, dialect.headers[len(record)], dialect.delimiter.join(record)[:500],
+                                       "malformed line: too few columns"))
+                else:
+                    structural.append((line, None, dialect.delimiter.join(record)[:500],
+                                       "malformed line: too many columns"))
+                continue
+            yield [*[v if v != "" else None for v in record], line]
+
+    good = _create_stage_from_rows(cur, width, good_rows())
+    _create_structural(cur, structural)
     return Staged(dialect.headers, "csv", good + len(structural), {**dialect.options(), "csv_parser": "python"})
-
-
-def _insert_batch(cur: duckdb.DuckDBPyConnection, rows: list[list], width: int) -> int:
-    import pyarrow as pa
-
-    columns = list(zip(*rows, strict=True))
-    arrays = [pa.array(columns[i], type=pa.string()) for i in range(width)]
-    arrays.append(pa.array(columns[width], type=pa.int64()))
-    batch = pa.table(arrays, names=[f"c{i}" for i in range(width)] + ["source_row"])
-    cur.register("ingest_batch", batch)
-    try:
-        cur.execute(f"INSERT INTO {q(STAGE_TABLE)} SELECT * FROM ingest_batch")
-    finally:
-        cur.unregister("ingest_batch")
-    return len(rows)
 
 
 def parquet_headers(cur: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
@@ -413,14 +449,15 @@ def stage_parquet(cur: duckdb.DuckDBPyConnection, path: Path) -> Staged:
     headers = parquet_headers(cur, path)
     if not headers:
         raise SegplanError(f"{path.name}: the Parquet file has no columns")
-    _create_stage(cur, len(headers))
-    _create_structural(cur)
+    names = [f"c{i}" for i in range(len(headers))]
+    # columns by position, renamed to ours; file_row_number comes last and is 0-based
+    as_text = ", ".join(f"CAST({q(n)} AS VARCHAR) AS {q(n)}" for n in names)
+    renamed = ", ".join(q(n) for n in [*names, "file_row_number"])
     try:
-        # columns by position; file_row_number comes last and is 0-based
         cur.execute(
-            f"""INSERT INTO {q(STAGE_TABLE)}
-            SELECT * REPLACE ({q('file_row_number')} + 1 AS {q('file_row_number')})
-            FROM read_parquet(?, file_row_number = true)""",
+            f"""CREATE OR REPLACE TEMP TABLE {q(STAGE_TABLE)} AS
+            SELECT {as_text}, {q('file_row_number')} + 1 AS {q('source_row')}
+            FROM read_parquet(?, file_row_number = true) AS t({renamed})""",
             [str(path)],
         )
     except duckdb.Error as exc:
@@ -428,7 +465,9 @@ def stage_parquet(cur: duckdb.DuckDBPyConnection, path: Path) -> Staged:
             f"{path.name}: cannot read as Parquet: {str(exc).splitlines()[0]}",
             hint="the file may be damaged; export it again",
         ) from exc
-    rows = cur.execute(f"SELECT count(*) FROM {q(STAGE_TABLE)}").fetchone()[0]
+    cur.execute(f"CREATE OR REPLACE TEMP VIEW {q(ROWS_VIEW)} AS SELECT * FROM {q(STAGE_TABLE)}")
+    _create_structural(cur, [])
+    rows = cur.execute(f"SELECT count(*) FROM {q(STAGE_TABLE)}").fetchall()[0][0]
     return Staged(headers, "parquet", rows, {})
 
 
@@ -496,31 +535,25 @@ def stage_xlsx(cur: duckdb.DuckDBPyConnection, path: Path, sheet: str | int | No
     """Stream a sheet into the staging table in Arrow batches; row = spreadsheet row number."""
     header_row, headers = xlsx_headers(path, sheet)
     width = len(headers)
-    _create_stage(cur, width)
-    _create_structural(cur)
-    batch: list[list] = []
-    rows = 0
-    structural: list[tuple[int, str | None, str, str]] = []
-    for number, row in xlsx_rows(path, sheet):
-        if number <= header_row:
-            continue
-        cells = [cell_text(v) for v in row]
-        extra = [c for c in cells[width:] if c is not None and c.strip()]
-        cells = (cells + [None] * width)[:width]
-        if extra:
-            structural.append((number, None, ", ".join(extra)[:500], "malformed line: too many columns"))
-            rows += 1
-            continue
-        if all(c is None or not c.strip() for c in cells):
-            continue  # empty spreadsheet row: not a record
-        batch.append([*cells, number])
-        if len(batch) >= BATCH_ROWS:
-            rows += _insert_batch(cur, batch, width)
-            batch = []
-    if batch:
-        rows += _insert_batch(cur, batch, width)
-    if structural:
-        cur.executemany(f"INSERT INTO {q(STRUCTURAL_TABLE)} VALUES (?, ?, ?, ?)", structural)
+    structural: list[StructuralRow] = []
+
+    def good_rows() -> Iterator[list]:
+        for number, row in xlsx_rows(path, sheet):
+            if number <= header_row:
+                continue
+            cells = [cell_text(v) for v in row]
+            extra = [c for c in cells[width:] if c is not None and c.strip()]
+            cells = (cells + [None] * width)[:width]
+            if extra:
+                structural.append((number, None, ", ".join(extra)[:500], "malformed line: too many columns"))
+                continue
+            if all(c is None or not c.strip() for c in cells):
+                continue  # empty spreadsheet row: not a record
+            yield [*cells, number]
+
+    rows = _create_stage_from_rows(cur, width, good_rows())
+    _create_structural(cur, structural)
+    rows += len(structural)
     if rows == 0:
         raise SegplanError(f"{path.name}: the spreadsheet has headers but no data rows", hint="check the first sheet holds the table")
     return Staged(headers, "xlsx", rows, {"sheet": sheet if sheet is not None else 0, "header_row": header_row})

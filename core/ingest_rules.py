@@ -149,20 +149,31 @@ def run_rules(
             f"SELECT source_row, 'driver', {driver}, 'unknown cost driver' FROM {rows} WHERE {driver} IS NOT NULL AND NOT list_contains($drivers, {driver})",
             {"drivers": list(COST_DRIVERS)},
         ))
-    cur.execute(f"CREATE OR REPLACE TEMP TABLE {_q(PROBLEMS_TABLE)} (source_row BIGINT, column_name VARCHAR, value VARCHAR, reason VARCHAR)")
-    for sql, args in checks:
-        statement = f"INSERT INTO {_q(PROBLEMS_TABLE)} {sql}"
-        cur.execute(statement, {**args, **_bind(statement, params)})
+    # one statement per table: see the note on DuckDB appends in ingest_read
+    no_rows = "SELECT CAST(NULL AS BIGINT), CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR) WHERE false"
+    union = "\nUNION ALL\n".join([sql for sql, _ in checks] or [no_rows])
+    statement = f"""CREATE OR REPLACE TEMP TABLE {_q(PROBLEMS_TABLE)} AS
+        -- one row per (record, problem) before duplicate checks
+        SELECT * FROM ({union}) AS problems(source_row, column_name, value, reason)"""
+    check_args: dict[str, object] = {}
+    for i, (sql, args) in enumerate(checks):
+        # each check's parameters get their own names in the union
+        renamed = sql
+        for name in sorted(args, key=len, reverse=True):
+            renamed = re.sub(rf"\${name}\b", f"${name}_{i}", renamed)
+            check_args[f"{name}_{i}"] = args[name]
+        statement = statement.replace(sql, renamed, 1)
+    cur.execute(statement, {**check_args, **_bind(statement, params)})
 
     # -- duplicates among rows with no other problem -------------------------------------------
     key = [c for c in spec.duplicate_key_columns(frozenset(cols)) if c in cols]
     # the anti-joins below are skipped when there is nothing to leave out (the common case)
-    has_problems = cur.execute(f"SELECT count(*) FROM {_q(PROBLEMS_TABLE)}").fetchone()[0] > 0
+    has_problems = cur.execute(f"SELECT count(*) FROM {_q(PROBLEMS_TABLE)}").fetchall()[0][0] > 0
     without_problems = (
         f"WHERE source_row NOT IN (SELECT source_row FROM {_q(PROBLEMS_TABLE)})" if has_problems else ""
     )
-    cur.execute(f"CREATE OR REPLACE TEMP TABLE {_q(REJECTS_TABLE)} AS SELECT * FROM {_q(PROBLEMS_TABLE)}")
-    cur.execute(f"INSERT INTO {_q(REJECTS_TABLE)} SELECT * FROM {_q(STRUCTURAL_TABLE)}")
+    parts = [f"SELECT * FROM {_q(PROBLEMS_TABLE)}", f"SELECT * FROM {_q(STRUCTURAL_TABLE)}"]
+    part_args: dict[str, object] = {}
     if key:
         key_values = ", ".join(f"{cols[c].value} AS {_q(c)}" for c in key)
         clean = f"SELECT source_row, {key_values} FROM {rows} {without_problems}"
@@ -172,22 +183,25 @@ def run_rules(
             SELECT {names}, min(source_row) AS first_row FROM ({clean}) GROUP BY ALL HAVING count(*) > 1"""
         cur.execute(statement, _bind(statement, params))
         key_text = "concat_ws(' | ', " + ", ".join(f"p.{_q(c)}" for c in key) + ")"
-        if cur.execute(f"SELECT count(*) FROM {_q(REPEATED_KEYS_TABLE)}").fetchone()[0]:
+        part_args["key"] = ",".join(key)
+        if cur.execute(f"SELECT count(*) FROM {_q(REPEATED_KEYS_TABLE)}").fetchall()[0][0]:
             same = " AND ".join(f"p.{_q(c)} IS NOT DISTINCT FROM g.{_q(c)}" for c in key)
-            statement = f"""INSERT INTO {_q(REJECTS_TABLE)}
-                -- one row per later copy of a key seen earlier in this file
+            parts.append(f"""
+                -- later copies of a key seen earlier in this file
                 SELECT p.source_row, $key, {key_text} || ' (first on row ' || g.first_row || ')', 'duplicate line'
                 FROM ({clean}) p JOIN {_q(REPEATED_KEYS_TABLE)} g ON {same}
-                WHERE p.source_row > g.first_row"""
-            cur.execute(statement, {"key": ",".join(key), **_bind(statement, params)})
-        existing = cur.execute(f"SELECT count(*) FROM {_q(spec.name)}").fetchone()[0]
+                WHERE p.source_row > g.first_row""")
+        existing = cur.execute(f"SELECT count(*) FROM {_q(spec.name)}").fetchall()[0][0]
         if plan.mode == "append" and existing:
             same_existing = " AND ".join(f"p.{_q(c)} IS NOT DISTINCT FROM t.{_q(c)}" for c in key)
-            statement = f"""INSERT INTO {_q(REJECTS_TABLE)}
-                -- one row per clean record whose key is already in the table
+            parts.append(f"""
+                -- clean records whose key is already in the table
                 SELECT p.source_row, $key, {key_text}, 'already loaded'
-                FROM ({clean}) p SEMI JOIN {_q(spec.name)} t ON {same_existing}"""
-            cur.execute(statement, {"key": ",".join(key), **_bind(statement, params)})
+                FROM ({clean}) p SEMI JOIN {_q(spec.name)} t ON {same_existing}""")
+    statement = f"""CREATE OR REPLACE TEMP TABLE {_q(REJECTS_TABLE)} AS
+        -- one row per (record, problem): every reason a record is not loaded
+        {" UNION ALL ".join(parts)}"""
+    cur.execute(statement, {**_bind(statement, part_args), **_bind(statement, params)})
     cur.execute(
         f"CREATE OR REPLACE TEMP TABLE {_q(REJECTED_ROWS_TABLE)} AS SELECT DISTINCT source_row FROM {_q(REJECTS_TABLE)}"
     )
@@ -204,21 +218,21 @@ def run_rules(
     )
     target_cols = ", ".join(_q(c) for c in cols)
     values = ", ".join(c.value for c in cols.values())
-    any_rejects = cur.execute(f"SELECT count(*) FROM {_q(REJECTED_ROWS_TABLE)}").fetchone()[0] > 0
+    any_rejects = cur.execute(f"SELECT count(*) FROM {_q(REJECTED_ROWS_TABLE)}").fetchall()[0][0] > 0
     keep = f"WHERE source_row NOT IN (SELECT source_row FROM {_q(REJECTED_ROWS_TABLE)})" if any_rejects else ""
     statement = f"""INSERT INTO {_q(spec.name)} ({target_cols}, run_id, source_row)
         SELECT {values}, $run_id, source_row FROM {rows} {keep}"""
     cur.execute(statement, {"run_id": run_id, **_bind(statement, params)})
     step(0.9, "recording the run")
-    rows_loaded = cur.execute(f"SELECT count(*) FROM {_q(spec.name)} WHERE run_id = ?", [run_id]).fetchone()[0]
-    rows_rejected = cur.execute(f"SELECT count(*) FROM {_q(REJECTED_ROWS_TABLE)}").fetchone()[0]
+    rows_loaded = cur.execute(f"SELECT count(*) FROM {_q(spec.name)} WHERE run_id = ?", [run_id]).fetchall()[0][0]
+    rows_rejected = cur.execute(f"SELECT count(*) FROM {_q(REJECTED_ROWS_TABLE)}").fetchall()[0][0]
     reasons = dict(cur.execute(
         f"SELECT reason, count(DISTINCT source_row) FROM {_q(REJECTS_TABLE)} GROUP BY reason ORDER BY reason"
     ).fetchall())
     warnings: dict[str, int] = {}
     warning_examples: dict[str, list[str]] = {}
     for col, sql in warnings_sql:
-        count, examples = cur.execute(sql, _bind(sql, params)).fetchone()
+        count, examples = cur.execute(sql, _bind(sql, params)).fetchall()[0]
         if count:
             warnings[col] = int(count)
             warning_examples[col] = list(examples or [])

@@ -134,9 +134,9 @@ def detect_date_layouts(
             for i in range(len(DATE_LAYOUTS))
         )
         layouts = {f"l{i}": date_formats(layout) for i, (layout, _) in enumerate(DATE_LAYOUTS)}
-        counts = cur.execute(f"WITH sample AS ({sample}) SELECT {tests} FROM sample", {**limits, **layouts}).fetchone()
+        counts = cur.execute(f"WITH sample AS ({sample}) SELECT {tests} FROM sample", {**limits, **layouts}).fetchall()[0]
         failures = list(counts)
-        sample_size = cur.execute(f"SELECT count(*) FROM ({sample})", limits).fetchone()[0]
+        sample_size = cur.execute(f"SELECT count(*) FROM ({sample})", limits).fetchall()[0][0]
         if sample_size == 0:
             choices[model_col] = DateChoice(None)
             continue
@@ -158,7 +158,7 @@ def detect_date_layouts(
                     FROM (SELECT DISTINCT split_part(seg_text({q(stage_col)}), ' ', 1) AS d FROM {q(ROWS_VIEW)}
                           WHERE regexp_matches(seg_text({q(stage_col)}), '[0-9]'))""",
                 [us, eu],
-            ).fetchone()
+            ).fetchall()[0]
             if us_fail < eu_fail:
                 choices[model_col] = DateChoice(us, failures=best)
             elif eu_fail < us_fail:
@@ -193,7 +193,7 @@ def detect_decimal_comma(
                 count(*) FILTER (WHERE contains(v, ',') AND regexp_matches(v, ',[0-9]{{1,2}}$|,[0-9]{{4,}}$|\\.[0-9]{{3}},[0-9]+$')),
                 count(*) FILTER (WHERE contains(v, '.') AND regexp_matches(v, '\\.[0-9]{{1,2}}$|\\.[0-9]{{4,}}$|,[0-9]{{3}}\\.[0-9]+$'))
             FROM (SELECT seg_text({q(stage_col)}) AS v FROM {q(ROWS_VIEW)})"""
-        ).fetchone()
+        ).fetchall()[0]
         if comma and not dot:
             result[model_col] = True
         elif dot:
@@ -247,7 +247,7 @@ def profile_columns(
             parts.append(f"count(TRY_CAST({v} AS DATE))")
             order.append((col, "plain"))
     profiles = {col: ColumnProfile() for col in stage_columns}
-    row = cur.execute(f"SELECT {', '.join(['count(*)', *parts])} FROM {q(ROWS_VIEW)}").fetchone()
+    row = cur.execute(f"SELECT {', '.join(['count(*)', *parts])} FROM {q(ROWS_VIEW)}").fetchall()[0]
     for (col, attr), value in zip(order, row[1:], strict=True):
         setattr(profiles[col], attr, int(value or 0))
     for profile in profiles.values():
