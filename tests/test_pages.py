@@ -267,3 +267,18 @@ def test_a_load_on_the_data_page_shows_on_home_and_explore(empty_db: Path):
     at.switch_page("pages/home.py").run()
     assert {m.label: m.value for m in at.metric}["orders (rows)"] == "3"
     assert at.dataframe[0].value["source_name"].tolist() == ["orders_upload.csv"]
+
+
+def test_explore_shows_a_measure_the_data_cannot_support_as_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    path = tmp_path / "no_costs.duckdb"
+    with Store(path) as store, store.transaction() as cur:
+        cur.execute("INSERT INTO orders (order_id, order_date, customer_id, product_id, quantity, unit_price) "
+                    "VALUES ('O1', DATE '2025-03-03', 'C1', 'P1', 5, 2.0), ('O2', DATE '2025-03-10', 'C1', 'P2', 1, 4.0)")
+    monkeypatch.setenv("SEGPLAN_DB", str(path))
+    at = open_page("pages/explore.py")
+    at.selectbox(key="measure").set_value("margin").run()
+    assert not at.exception
+    assert "needs costs" in at.error[0].value
+    assert charts(at) == []
+    at.selectbox(key="measure").set_value("quantity").run()
+    assert at.error == [] and len(charts(at)) == 4
