@@ -176,20 +176,40 @@ def _minibatch_kmeans(matrix: np.ndarray, k: int, seed: int, n_init: int, start_
     return np.argmin(squared_distances(matrix, model.cluster_centers_), axis=1)
 
 
-def _ward(matrix: np.ndarray, k: int, seed: int, options: ClusterOptions) -> np.ndarray:
-    from sklearn.cluster import AgglomerativeClustering
+class WardTree:
+    """Ward's tree on a seeded sample, built once and cut at any k (the k scan cuts it 9 times).
 
-    sample = seeded_sample(matrix.shape[0], options.hierarchical_sample, seed)
-    if len(sample) < k:
-        raise SegplanError(f"k: {k} segments but the hierarchical sample has {len(sample)} items",
-                           "raise hierarchical_sample or lower k")
-    sample_labels = AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(matrix[sample])
-    if len(sample) == matrix.shape[0]:
-        return sample_labels.astype(np.int64)
-    centres = centres_of(matrix[sample], sample_labels, np.arange(k))
-    labels = np.argmin(squared_distances(matrix, centres), axis=1)
-    labels[sample] = sample_labels  # sampled items keep the tree's own answer
-    return labels
+    Sampled items take their branch of the cut; the other items join the nearest centre of
+    the sampled segments.
+    """
+
+    def __init__(self, matrix: np.ndarray, seed: int, options: ClusterOptions) -> None:
+        from scipy.cluster.hierarchy import ward
+
+        self.matrix = matrix
+        self.sample = seeded_sample(matrix.shape[0], options.hierarchical_sample, seed)
+        self.tree = ward(matrix[self.sample]) if len(self.sample) > 1 else None
+
+    def labels(self, k: int) -> np.ndarray:
+        from scipy.cluster.hierarchy import cut_tree, fcluster
+
+        if self.tree is None or len(self.sample) < k:
+            raise SegplanError(f"k: {k} segments but the hierarchical sample has {len(self.sample)} items",
+                               "raise hierarchical_sample or lower k")
+        # fcluster is fast; with tied merge heights it can return fewer groups, then cut exactly.
+        sample_labels = fcluster(self.tree, t=k, criterion="maxclust").astype(np.int64) - 1
+        if len(np.unique(sample_labels)) != k:
+            sample_labels = cut_tree(self.tree, n_clusters=k)[:, 0].astype(np.int64)
+        if len(self.sample) == self.matrix.shape[0]:
+            return sample_labels
+        centres = centres_of(self.matrix[self.sample], sample_labels, np.arange(k))
+        labels = np.argmin(squared_distances(self.matrix, centres), axis=1)
+        labels[self.sample] = sample_labels  # sampled items keep the tree's own answer
+        return labels
+
+
+def _ward(matrix: np.ndarray, k: int, seed: int, options: ClusterOptions) -> np.ndarray:
+    return WardTree(matrix, seed, options).labels(k)
 
 
 def _gmm(matrix: np.ndarray, k: int, seed: int, options: ClusterOptions) -> np.ndarray:

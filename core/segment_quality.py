@@ -14,7 +14,15 @@ import numpy as np
 import pandas as pd
 
 from core.errors import SegplanError
-from core.segment_methods import NOISE, ClusterOptions, centres_of, cluster_labels, seeded_sample, squared_distances
+from core.segment_methods import (
+    NOISE,
+    ClusterOptions,
+    WardTree,
+    centres_of,
+    cluster_labels,
+    seeded_sample,
+    squared_distances,
+)
 
 #: Segments counted when choosing k automatically.
 K_RANGE = range(2, 11)
@@ -94,11 +102,13 @@ def scan_k(matrix: np.ndarray, method: str, seed: int, options: ClusterOptions |
         raise SegplanError("k: HDBSCAN finds the number of segments itself", "leave k empty for HDBSCAN")
     rows = seeded_sample(matrix.shape[0], scan_sample, seed)
     sample = matrix[rows]
+    # One Ward tree serves every k.
+    tree = WardTree(sample, seed, options or ClusterOptions()) if method == "hierarchical" else None
     records = []
     for k in k_range:
         if k >= len(rows):
             break
-        labels = cluster_labels(sample, method, k, seed, options)
+        labels = tree.labels(k) if tree is not None else cluster_labels(sample, method, k, seed, options)
         records.append({"k": k, **cluster_metrics(sample, labels, seed, silhouette_sample)})
     if not records:
         raise SegplanError(f"k: too few items ({len(rows)}) to compare segment counts", "segment more items or fix k")

@@ -145,3 +145,20 @@ def test_segment_names_use_standardised_difference():
     names = segment_names(medians, np.array([0.0, 0.0]), np.array([20.0, 1.0]), ["quantity", "cv"])
     # 10 / 20 = 0.5 standard deviations is just enough to be named.
     assert names == ["High volume", "Typical", "Typical (2)"]
+
+
+def test_ward_tree_matches_scikit_learn_ward_and_gives_k_groups_on_ties():
+    from sklearn.cluster import AgglomerativeClustering
+    from sklearn.metrics import adjusted_rand_score
+
+    from core.segment_methods import ClusterOptions, WardTree
+
+    x, _ = blobs(n_per_group=40, seed=3)
+    tree = WardTree(x, seed=0, options=ClusterOptions())
+    for k in (2, 4, 6):
+        expected = AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(x)
+        assert adjusted_rand_score(expected, tree.labels(k)) == 1.0
+    # Equally spaced points: many merges at the same height; still exactly k groups.
+    line = np.arange(16, dtype=float)[:, None]
+    for k in range(2, 9):
+        assert len(np.unique(WardTree(line, seed=0, options=ClusterOptions()).labels(k))) == k
