@@ -6,6 +6,9 @@ changes whenever a load changes the data, so that caches keyed on it refresh.
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
+
 import pandas as pd
 
 from core.model import table_spec
@@ -49,3 +52,27 @@ def table_head(store: Store, table: str, rows: int = 20, run_id: int | None = No
         "ORDER BY run_id, source_row LIMIT ?",
         [run_id, run_id, rows],
     ).df()
+
+
+@dataclass(frozen=True)
+class OrdersSummary:
+    """What the order history covers: its period and how many products and customers order."""
+
+    first_order_date: dt.date | None
+    last_order_date: dt.date | None
+    products: int
+    customers: int
+
+    @property
+    def weeks(self) -> int:
+        if self.first_order_date is None or self.last_order_date is None:
+            return 0
+        return (self.last_order_date - self.first_order_date).days // 7 + 1
+
+
+def orders_summary(store: Store) -> OrdersSummary:
+    """Period and breadth of the order history (one row over all of orders)."""
+    first, last, products, customers = store.cursor().execute(
+        "SELECT min(order_date), max(order_date), count(DISTINCT product_id), count(DISTINCT customer_id) FROM orders"
+    ).fetchone()
+    return OrdersSummary(first, last, int(products), int(customers))

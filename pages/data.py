@@ -39,6 +39,12 @@ table = choose.selectbox(
 )
 spec = TABLES[table]
 describe.markdown(f"**{table}**: {spec.description}  \nRequired columns: " + ", ".join(f"`{c}`" for c in spec.required))
+with describe.expander(f"All columns of {table}, and the file headers recognised for each"):
+    st.dataframe(
+        [{"column": c.name, "required": c.required, "type": c.kind, "meaning": c.description,
+          "recognised headers": ", ".join(c.synonyms)} for c in spec.columns],
+        hide_index=True,
+    )
 
 upload = st.file_uploader(
     "File to load (CSV, Parquet or Excel .xlsx)", type=["csv", "parquet", "xlsx"], key="data_upload",

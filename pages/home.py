@@ -3,7 +3,7 @@
 import streamlit as st
 
 from core.model import TABLES
-from core.overview import ingest_runs
+from core.overview import ingest_runs, orders_summary
 from ui.state import ensure_entry, get_store, user_errors
 
 ensure_entry()
@@ -18,6 +18,7 @@ with user_errors():
     store = get_store()
     counts = store.table_counts()
     runs = ingest_runs(store, limit=10)
+    history = orders_summary(store)
 
 st.caption(f"Database in use: `{store.path.resolve()}` (set `SEGPLAN_DB` to use another file)")
 
@@ -36,9 +37,18 @@ if counts["orders"] == 0:
     st.page_link("pages/data.py", label="Load data", icon=":material/upload_file:")
 else:
     st.success(
-        f"{counts['orders']:,} order lines are loaded. Explore their demand and classes, or load more data.",
+        f"{counts['orders']:,} order lines are loaded: {history.products:,} products ordered by "
+        f"{history.customers:,} customers from {history.first_order_date:%d %b %Y} to "
+        f"{history.last_order_date:%d %b %Y} ({history.weeks:,} weeks). Explore their demand and classes, "
+        "or load more data.",
         icon=":material/check_circle:",
     )
+    if history.weeks < 13:
+        st.warning(
+            f"The order history spans {history.weeks} weeks only: demand variability (XYZ) and "
+            "demand patterns need several months to mean much; a year or more is best.",
+            icon=":material/warning:",
+        )
     left, right = st.columns(2)
     left.page_link("pages/explore.py", label="Explore demand and classes", icon=":material/query_stats:")
     right.page_link("pages/data.py", label="Load more data", icon=":material/upload_file:")

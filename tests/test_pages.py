@@ -69,7 +69,8 @@ def test_home_on_loaded_database_shows_counts_and_next_step(loaded_db: Path):
     at = open_page("pages/home.py")
     counts = {m.label: m.value for m in at.metric}
     assert counts == {"orders (rows)": "81", "customers (rows)": "4", "products (rows)": "6", "cost_rates (rows)": "0"}
-    assert "81 order lines are loaded" in texts(at)
+    assert "81 order lines are loaded: 6 products ordered by 4 customers from 06 Jan 2025 to 30 Jun 2025 (26 weeks)" in texts(at)
+    assert at.warning == []
     assert len(at.get("page_link")) == 2
 
 
@@ -90,6 +91,9 @@ def test_data_page_on_empty_database_invites_a_file(empty_db: Path):
     assert at.selectbox(key="data_table").options == ["orders", "customers", "products", "cost_rates"]
     assert len(at.file_uploader) == 1
     assert "Choose a file above" in texts(at)
+    columns = at.expander[0].dataframe[0].value
+    assert columns["column"].tolist()[:5] == ["order_id", "order_date", "customer_id", "product_id", "quantity"]
+    assert columns.set_index("column").loc["order_id", "required"]
     assert "No ingest runs yet" in texts(at)
     assert [t.label for t in at.tabs] == ["orders (0 rows)", "customers (0 rows)", "products (0 rows)", "cost_rates (0 rows)"]
 
@@ -97,7 +101,7 @@ def test_data_page_on_empty_database_invites_a_file(empty_db: Path):
 def test_data_page_previews_what_is_loaded(loaded_db: Path):
     at = open_page("pages/data.py")
     assert [t.label for t in at.tabs][:3] == ["orders (81 rows)", "customers (4 rows)", "products (6 rows)"]
-    previews = at.dataframe
+    previews = [d for d in at.dataframe if "source_row" in d.value.columns]
     assert len(previews) == 3  # orders, customers, products; cost_rates is empty
     assert len(previews[0].value) == 20 and previews[0].value["order_id"].iloc[0] == "O1"
     assert sorted(previews[1].value["customer_id"]) == ["C1", "C2", "C3", "C4"]
@@ -112,7 +116,8 @@ def upload(at: AppTest, name: str, content: bytes, mime: str = "text/csv") -> Ap
 def test_data_page_loads_a_csv_through_core_and_shows_the_result(empty_db: Path):
     at = upload(open_page("pages/data.py"), "orders_upload.csv", ORDERS_CSV.encode())
     # The preview shows the file as text; the mapping is prefilled from the ERP synonyms.
-    assert len(at.dataframe[0].value) == 4
+    preview = next(d.value for d in at.dataframe if "InvoiceNo" in d.value.columns)
+    assert len(preview) == 4 and preview["InvoiceDate"].tolist()[-1] == "not a date"
     assert at.selectbox(key=next(k for k in mapping_keys(at) if k.endswith(":order_id"))).value == "InvoiceNo"
     assert at.selectbox(key=next(k for k in mapping_keys(at) if k.endswith(":product_id"))).value == "StockCode"
     assert at.error == []
@@ -266,6 +271,7 @@ def test_a_load_on_the_data_page_shows_on_home_and_explore(empty_db: Path):
     assert {m.label: m.value for m in at.metric}["Products"] == "2"  # P3's line had a bad date
     at.switch_page("pages/home.py").run()
     assert {m.label: m.value for m in at.metric}["orders (rows)"] == "3"
+    assert "spans 3 weeks only" in at.warning[0].value
     assert at.dataframe[0].value["source_name"].tolist() == ["orders_upload.csv"]
 
 
