@@ -332,3 +332,13 @@ def test_hdbscan_without_any_group_says_so():
                           "cv": rng.uniform(size=300)})
     with pytest.raises(SegplanError, match="HDBSCAN found no group"):
         segment(items, method="hdbscan", log="none", options={"min_cluster_size": 250})
+
+
+def test_customer_product_level_keeps_both_keys():
+    items, truth = planted(n_per_group=100)
+    items.insert(0, "customer_id", [f"C{i % 7}" for i in range(len(items))])
+    result = segment(items, k=4, **SETTINGS)
+    assert list(result.assignments.columns[:3]) == ["customer_id", "product_id", "segment"]
+    assert adjusted_rand_score(truth, result.assignments["segment"]) > 0.95
+    with pytest.raises(SegplanError, match="appears twice"):
+        segment(items.assign(product_id="P1"), k=4, **SETTINGS)
