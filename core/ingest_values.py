@@ -36,8 +36,10 @@ DATE_LAYOUTS: tuple[tuple[str, str], ...] = (
     ("%Y%m%d", "iso"),
 )
 #: Times that may follow the date (the time of day is dropped: the model stores dates).
+#: No '%z': with it DuckDB returns TIMESTAMP WITH TIME ZONE, whose date depends on the session's
+#: time zone; an order date must not move with the reader's clock.
 TIME_SUFFIXES = ("", " %H:%M", " %H:%M:%S", " %H:%M:%S.%f", "T%H:%M", "T%H:%M:%S", "T%H:%M:%S.%f",
-                 " %I:%M %p", " %I:%M:%S %p", "T%H:%M:%SZ", " %H:%M:%S%z")
+                 " %I:%M %p", " %I:%M:%S %p", "T%H:%M:%SZ", "T%H:%M:%S.%fZ")
 #: Values a column's date layout is chosen on (first rows); the choice is then checked on
 #: every value when month/day and day/month both fit the sample.
 DATE_SAMPLE_ROWS = 20_000
