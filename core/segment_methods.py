@@ -1,8 +1,8 @@
 """Clustering algorithms on a prepared, weighted matrix: labels and centres only.
 
 Every function takes a seed and returns the same labels for the same matrix and seed.
-Label ``NOISE`` (-1) marks items HDBSCAN leaves unclassified. scikit-learn is imported inside
-the functions so that importing the engine stays fast.
+Label ``NOISE`` (-1) marks items HDBSCAN leaves unclassified. scikit-learn and scipy are
+imported inside the functions so that importing the engine stays fast.
 """
 
 from __future__ import annotations
@@ -51,6 +51,15 @@ class ClusterOptions:
     min_cluster_size: int | None = None
     n_init: int | None = None
     threads: int | None = 1
+
+    def __post_init__(self) -> None:
+        for name, value in self.as_dict().items():
+            optional = name in ("min_cluster_size", "n_init", "threads")
+            if value is None and optional:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+                raise SegplanError(f"options: {name} is {value!r}", "give a whole number of 1 or more"
+                                   + (" (or None for the default)" if optional else ""))
 
     def as_dict(self) -> dict[str, int | None]:
         return {

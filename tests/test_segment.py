@@ -342,3 +342,11 @@ def test_customer_product_level_keeps_both_keys():
     assert adjusted_rand_score(truth, result.assignments["segment"]) > 0.95
     with pytest.raises(SegplanError, match="appears twice"):
         segment(items.assign(product_id="P1"), k=4, **SETTINGS)
+
+
+def test_bad_options_name_the_option():
+    items, _ = planted(n_per_group=10)
+    with pytest.raises(SegplanError, match="options: hierarchical_sample is 0"):
+        segment(items, method="hierarchical", k=2, options={"hierarchical_sample": 0}, **SETTINGS)
+    with pytest.raises(SegplanError, match="options: .*sample_size"):
+        segment(items, k=2, options={"sample_size": 10}, **SETTINGS)
