@@ -58,6 +58,8 @@ def test_minibatch_path_recovers_planted_groups():
     items, truth = planted(n_per_group=500)
     result = segment(items, method="kmeans", k=4, options={"minibatch_threshold": 1000}, **SETTINGS)
     assert adjusted_rand_score(truth, result.assignments["segment"]) > 0.95
+    again = segment(items, method="kmeans", k=4, options={"minibatch_threshold": 1000}, **SETTINGS)
+    assert again.assignments.equals(result.assignments)
 
 
 def test_hdbscan_finds_groups_and_labels_noise_unclassified():
