@@ -63,7 +63,7 @@ total_measure = classes[measure].sum()
 share_a = classes.loc[classes["abc"].astype(str) == "A", measure].sum() / total_measure if total_measure else 0.0
 metrics = st.columns(5)
 metrics[0].metric(f"{items.capitalize()}", f"{len(classes):,}", border=True)
-metrics[1].metric("A items", f"{counts.get('A', 0):,}", border=True,
+metrics[1].metric(f"Class A {items}", f"{counts.get('A', 0):,}", border=True,
                   help=f"Items making up the first {abc_a_pct}% of {measure}.")
 metrics[2].metric(f"Share of {measure} in A", f"{share_a:.0%}", border=True)
 metrics[3].metric("Smooth demand", f"{(classes['demand_pattern'].astype(str) == 'smooth').sum():,}", border=True,

@@ -232,10 +232,10 @@ def test_explore_follows_level_measure_and_bucket_changes(loaded_db: Path):
 
 def test_explore_cutoffs_move_items_between_classes(loaded_db: Path):
     at = open_page("pages/explore.py")
-    a_items_default = int({m.label: m.value for m in at.metric}["A items"])
+    a_items_default = int({m.label: m.value for m in at.metric}["Class A products"])
     at.slider(key="abc_pct").set_value((50, 60)).run()
     assert not at.exception
-    assert int({m.label: m.value for m in at.metric}["A items"]) < a_items_default
+    assert int({m.label: m.value for m in at.metric}["Class A products"]) < a_items_default
     at.number_input(key="adi_cutoff").set_value(5.0).run()
     assert {m.label: m.value for m in at.metric}["Lumpy demand"] == "0"  # no item waits 5 weeks on average
 
