@@ -59,8 +59,10 @@ from core import charts  # noqa: E402  (altair loads only once there is somethin
 
 # -- headline numbers ---------------------------------------------------------------------
 counts = classes["abc"].astype(str).value_counts()
-total_measure = classes[measure].sum()
-share_a = classes.loc[classes["abc"].astype(str) == "A", measure].sum() / total_measure if total_measure else 0.0
+# Shares of the positive measure, as classify draws the ABC lines (returns and losses count 0).
+positive_measure = classes[measure].clip(lower=0)
+total_measure = positive_measure.sum()
+share_a = positive_measure[classes["abc"].astype(str) == "A"].sum() / total_measure if total_measure else 0.0
 metrics = st.columns(5)
 metrics[0].metric(f"{items.capitalize()}", f"{len(classes):,}", border=True)
 metrics[1].metric(f"Class A {items}", f"{counts.get('A', 0):,}", border=True,
