@@ -581,3 +581,21 @@ def test_large_file_keeps_every_reject(store, tmp_path):
     # line = i + 1 (header on line 1): i = 3 missing, i = 6 missing, i = 7 negative
     assert first == [(4, "missing key"), (7, "missing key"), (8, "return: negative quantity")]
     check_invariant(store, result)
+
+
+def test_xlsx_sheet_by_name_and_unknown_sheet(store, tmp_path):
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.active.title = "Notes"
+    wb.active.append(["nothing here"])
+    rates = wb.create_sheet("Rates")
+    rates.append(["Activity", "Driver", "Rate"])
+    rates.append(["picking", "per_line", 0.4])
+    path = tmp_path / "rates.xlsx"
+    wb.save(path)
+    assert read_headers(path, sheet="Rates") == ["Activity", "Driver", "Rate"]
+    result = ingest_file(store, "cost_rates", path, sheet="Rates")
+    assert (result.rows_loaded, result.options["sheet"]) == (1, "Rates")
+    with pytest.raises(SegplanError, match="rates.xlsx: cannot read as a spreadsheet"):
+        ingest_file(store, "cost_rates", path, sheet="Missing")
