@@ -85,6 +85,7 @@ def file_format(path: Path) -> str:
 
 
 def check_readable(path: Path) -> None:
+    """A SegplanError when the path is missing, a folder or an empty file."""
     if not path.exists():
         raise SegplanError(f"{path}: file not found", hint="check the path")
     if path.is_dir():
@@ -173,12 +174,12 @@ def _lines_from_tail(separators: int, tail: bytes, sep: bytes) -> int:
 
 
 def _count_lines_text(path: Path, codec: str) -> int:
+    """Lines up to the last non-blank one, for encodings whose bytes cannot be counted (utf-16)."""
+    last_content = 0
     with path.open("r", encoding=codec, newline="") as fh:
-        text_lines = 0
-        last_content = 0
-        for text_lines, line in enumerate(fh, start=1):  # noqa: B007
+        for number, line in enumerate(fh, start=1):
             if line.strip():
-                last_content = text_lines
+                last_content = number
     return last_content
 
 
@@ -205,9 +206,9 @@ def sniff_csv(cur: duckdb.DuckDBPyConnection, path: Path) -> CsvDialect:
         escape = quote if row[2] in ("(empty)", "", None) else row[2]
         skip = int(row[3] or 0)
     with path.open("r", encoding=_python_codec(encoding), newline="") as fh:
-        preamble = [fh.readline() for _ in range(skip)]
+        for _ in range(skip):
+            fh.readline()  # title lines above the header
         first = fh.readline()
-        del preamble
     # the sniffer can settle on a one-column reading of a damaged file: the header decides then
     fields = {d: len(next(csv.reader([first.rstrip("\r\n")], delimiter=d, quotechar=quote), []))
               for d in (",", ";", "\t", "|")}
