@@ -187,6 +187,7 @@ def detect_decimal_comma(
     A column uses a decimal comma when some value ends in a comma and one, two or four or
     more digits ('7,5', '1.234,50') and none reads as US style ('1,234.50', '7.25'). When no
     value decides (integers, or '1,234'), a semicolon-delimited file is taken as European.
+    Only columns with a comma somewhere are asked: without one, '.' is the decimal mark.
     """
     result: dict[str, bool] = {}
     for model_col, stage_col in stage_columns.items():
