@@ -55,6 +55,20 @@ def texts(at: AppTest) -> str:
     return "\n".join(parts)
 
 
+@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("database", ["empty_db", "loaded_db"])
+def test_every_page_renders_a_title_and_no_exception(page: str, database: str, request: pytest.FixtureRequest):
+    request.getfixturevalue(database)
+    at = open_page(page)
+    assert len(at.title) == 1
+    assert at.error == []
+
+
+def test_the_navigation_lists_every_page_file():
+    source = APP.read_text()
+    assert all(f'"{page}"' in source for page in PAGES)
+
+
 # -- home.py ------------------------------------------------------------------------------
 def test_home_on_empty_database_asks_to_load_data(empty_db: Path):
     at = open_page("pages/home.py")
