@@ -7,7 +7,7 @@ the column's own values, then the parse is one set-based expression per column.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 
@@ -110,6 +110,9 @@ class DateChoice:
     layout: str | None        # None when no layout parses any value
     ambiguous: bool = False   # month/day and day/month both fit every value
     failures: int = 0         # values with digits that the layout does not parse (sample)
+    #: the layout with its time suffixes, commonest in the sample first (DuckDB tries them
+    #: in order, so a file of 'm/d/Y H:M' values parses each in one attempt, not two)
+    formats: list[str] = field(default_factory=list)
 
 
 def detect_date_layouts(
@@ -176,6 +179,18 @@ def detect_date_layouts(
         for col, choice in choices.items():
             if choice.ambiguous and choice.layout in swap:
                 choices[col] = DateChoice(swap[choice.layout], ambiguous=True, failures=choice.failures)
+    for col, choice in choices.items():
+        if choice.layout is None:
+            continue
+        formats = date_formats(choice.layout)
+        counts = ", ".join(f"count(try_strptime(v, [$f{i}]))" for i in range(len(formats)))
+        stage_col = stage_columns[col]
+        hits = cur.execute(
+            f"""SELECT {counts} FROM (
+                SELECT seg_text({q(stage_col)}) AS v FROM {q(ROWS_VIEW)} LIMIT $rows)""",
+            {"rows": DATE_SAMPLE_ROWS, **{f"f{i}": f for i, f in enumerate(formats)}},
+        ).fetchall()[0]
+        choice.formats = [f for _, f in sorted(zip(hits, formats, strict=True), key=lambda hf: -hf[0])]
     return choices
 
 
@@ -325,7 +340,7 @@ def column_sql(
                 value, text = f"TRY_CAST({v} AS DATE)", v
                 fast.append(col)
             else:
-                params[f"fmt{i}"] = date_formats(layout)
+                params[f"fmt{i}"] = date_choices[col].formats or date_formats(layout)
                 value = f"CAST(try_strptime({text}, $fmt{i}) AS DATE)"
         else:
             value = f"seg_bool({text})"
