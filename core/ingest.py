@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from core.errors import SegplanError
 from core.ingest_mapping import (
     check_mapping,
+    header_signature,
     missing_required,
     parse_overrides,
     resolve_mapping,
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
-    "CANCELLATION_PATTERN", "DEFAULT_NON_PRODUCT_CODES", "IngestResult", "Progress", "ingest_file",
+    "CANCELLATION_PATTERN", "DEFAULT_NON_PRODUCT_CODES", "IngestResult", "Progress", "header_signature", "ingest_file",
     "parse_overrides", "preview", "read_headers", "rejects", "resolve_mapping", "source_key_for",
     "suggest_mapping",
 ]
@@ -236,10 +237,11 @@ def ingest_file(
              staged.rows_read, rows_loaded, rows_rejected, outcome.message,
              user or os.environ.get("USER"), started_at, dt.datetime.now()],
         )
-        cur.execute(
-            "INSERT OR REPLACE INTO source_mappings VALUES (?, ?, ?, ?)",
-            [source_key, table, json.dumps(mapping), dt.datetime.now()],
-        )
+        for key in dict.fromkeys([source_key, header_signature(headers)]):
+            cur.execute(
+                "INSERT OR REPLACE INTO source_mappings VALUES (?, ?, ?, ?)",
+                [key, table, json.dumps(mapping), dt.datetime.now()],
+            )
     step(1.0, f"loaded {rows_loaded:,} rows, rejected {rows_rejected:,}")
     return IngestResult(
         run_id=run_id, table=table, source_name=source_name, mode=mode, rows_read=staged.rows_read,

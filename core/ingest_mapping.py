@@ -6,8 +6,10 @@ source (table ``source_mappings``) wins over both.
 
 The source key is the file name without folders, extensions, digits (dates, counters,
 versions) and punctuation, lowercased: ``Orders_2024-03-31.csv`` and ``orders 2024-04.xlsx``
-share the key ``orders``, so next month's export reuses this month's confirmed mapping. A file
-named only by a date is keyed by its header signature instead (see `source_key_for`).
+share the key ``orders``, so next month's export reuses this month's confirmed mapping. Each
+confirmed mapping is also stored under the file's header signature (a hash of its normalized
+headers), so a file with the same columns under another name, or named only by a date, finds
+it too.
 """
 
 from __future__ import annotations
@@ -24,8 +26,7 @@ from core.store import Store
 def source_key_for(name: str | Path, headers: list[str] | None = None) -> str:
     """The key a remembered mapping is stored under: the file's name without folders,
     extensions, digits (dates, counters) and punctuation. A name that is nothing but a date
-    ('2024-05.csv') says nothing about the source: the header signature (a hash of the
-    normalized headers, 'columns:<12 hex>') is the key then.
+    ('2024-05.csv') says nothing about the source: the header signature is the key then.
     """
     stem = Path(str(name)).name
     while Path(stem).suffix and len(Path(stem).suffix) <= 8 and not Path(stem).suffix[1:].isdigit():
@@ -34,11 +35,16 @@ def source_key_for(name: str | Path, headers: list[str] | None = None) -> str:
     if words:
         return " ".join(words)
     if headers:
-        import hashlib
-
-        signature = "|".join(normalize_header(h) for h in headers)
-        return "columns:" + hashlib.sha1(signature.encode()).hexdigest()[:12]
+        return header_signature(headers)
     return "unnamed"
+
+
+def header_signature(headers: list[str]) -> str:
+    """'columns:' + a hash of the normalized headers: the same layout under any file name."""
+    import hashlib
+
+    signature = "|".join(normalize_header(h) for h in headers)
+    return "columns:" + hashlib.sha1(signature.encode()).hexdigest()[:12]
 
 
 def remembered_mapping(store: Store, table: str, source_key: str) -> dict[str, str] | None:
@@ -55,8 +61,11 @@ def suggest_mapping(
     normalized name, then by ERP synonym (each model column fed by at most one header)."""
     spec = table_spec(table)
     mapping: dict[str, str] = {}
-    if store is not None and source_key:
-        remembered = remembered_mapping(store, table, source_key) or {}
+    if store is not None:
+        # the source's own mapping first, else one confirmed for a file with the same headers
+        remembered = remembered_mapping(store, table, source_key) if source_key else None
+        if remembered is None:
+            remembered = remembered_mapping(store, table, header_signature(headers)) or {}
         for header, column in remembered.items():
             if header in headers and column in spec.column_names and column not in mapping.values():
                 mapping[header] = column

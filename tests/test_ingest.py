@@ -10,6 +10,7 @@ import pytest
 from core.errors import SegplanError
 from core.ingest import (
     IngestResult,
+    header_signature,
     ingest_file,
     parse_overrides,
     preview,
@@ -422,6 +423,10 @@ def test_remembered_mapping_round_trip(store, tmp_path):
     # next month's file loads with the remembered mapping and no mapping given
     result = ingest_file(store, "orders", write(tmp_path / "export_2024-06.csv", text.replace("B1", "B2")))
     assert result.mapping == mapping and result.rows_loaded == 1
+    # a file with the same columns under another name finds it through the header signature
+    assert suggest_mapping("orders", headers, store, source_key_for("belege.csv")) == mapping
+    keys = store.cursor().execute("SELECT source_key FROM source_mappings ORDER BY 1").fetchall()
+    assert keys == [(header_signature(headers),), ("export",)]
 
 
 def test_resolve_mapping_applies_overrides(store):
