@@ -183,11 +183,35 @@ def _count_lines_text(path: Path, codec: str) -> int:
     return last_content
 
 
+_DELIMITERS = (",", ";", "\t", "|")
+_HEAD_LINES = 50
+
+
+def _field_count(line: str, delimiter: str, quote: str) -> int:
+    return len(next(csv.reader([line], delimiter=delimiter, quotechar=quote), []))
+
+
+def _guess_layout(head_lines: list[str], quote: str) -> tuple[str, int]:
+    """(delimiter, title lines above the header) from the first lines of a file."""
+    from collections import Counter
+
+    best: tuple[int, int, str, int] = (0, 0, ",", 0)  # (lines agreeing, fields, delimiter, skip)
+    for delimiter in _DELIMITERS:
+        counts = [_field_count(line, delimiter, quote) for line in head_lines if line.strip()]
+        fields, agreeing = Counter(counts).most_common(1)[0] if counts else (1, 0)
+        if fields < 2:
+            continue
+        skip = next(i for i, line in enumerate(head_lines) if _field_count(line, delimiter, quote) == fields)
+        best = max(best, (agreeing, fields, delimiter, skip))
+    return best[2], best[3]
+
+
 def sniff_csv(cur: duckdb.DuckDBPyConnection, path: Path) -> CsvDialect:
     """Encoding, delimiter, quote, header line and headers of a CSV file.
 
     DuckDB's sniffer decides the dialect; when it cannot (badly broken files), the delimiter
-    is the most frequent of , ; tab | in the first line and the quote is '"'.
+    that splits most of the first lines into the same number of fields decides, the header is
+    the first line split that way, and the quote is '"'.
     """
     encoding, bom, lines = scan_encoding_and_lines(path)
     if lines == 0:
@@ -206,15 +230,16 @@ def sniff_csv(cur: duckdb.DuckDBPyConnection, path: Path) -> CsvDialect:
         escape = quote if row[2] in ("(empty)", "", None) else row[2]
         skip = int(row[3] or 0)
     with path.open("r", encoding=_python_codec(encoding), newline="") as fh:
-        for _ in range(skip):
-            fh.readline()  # title lines above the header
-        first = fh.readline()
-    # the sniffer can settle on a one-column reading of a damaged file: the header decides then
-    fields = {d: len(next(csv.reader([first.rstrip("\r\n")], delimiter=d, quotechar=quote), []))
-              for d in (",", ";", "\t", "|")}
-    if delimiter not in fields or (fields[delimiter] == 1 and max(fields.values()) > 1):
-        delimiter = max(fields, key=lambda d: fields[d])
-    headers = next(csv.reader([first.rstrip("\r\n")], delimiter=delimiter, quotechar=quote), [])
+        head_lines = [line.rstrip("\r\n") for line, _ in zip(fh, range(_HEAD_LINES), strict=False)]
+    if skip >= len(head_lines):
+        skip = 0
+    header_fields = _field_count(head_lines[skip], delimiter, quote) if delimiter in _DELIMITERS else 1
+    if header_fields == 1:
+        # the sniffer gave up, or settled on a one-column reading of a damaged file: the
+        # delimiter that splits the most lines the same way decides, and the header is the
+        # first line split that way (lines above it are titles)
+        delimiter, skip = _guess_layout(head_lines, quote)
+    headers = next(csv.reader([head_lines[skip]], delimiter=delimiter, quotechar=quote), [])
     headers = [h.strip() for h in headers]
     if not any(headers):
         raise SegplanError(f"{path.name}: the first line has no column headers", hint="the first line must name the columns")

@@ -604,3 +604,19 @@ def test_xlsx_sheet_by_name_and_unknown_sheet(store, tmp_path):
     assert (result.rows_loaded, result.options["sheet"]) == (1, "Rates")
     with pytest.raises(SegplanError, match="rates.xlsx: cannot read as a spreadsheet"):
         ingest_file(store, "cost_rates", path, sheet="Missing")
+
+
+def test_title_lines_and_broken_lines_together(store, tmp_path):
+    text = ("Customer export\nGenerated 2024-01-01\n"           # 1-2 titles
+            "customer_id,customer_name,region\n"               # 3 header
+            "K1,A,N\nK2,B\nK3,C,E\nK4,D,E,F\nK5,E,W\n")        # 4-8
+    result = ingest_file(store, "customers", write(tmp_path / "titled.csv", text))
+    assert result.options["header_line"] == 3
+    assert reject_rows(store, result.run_id) == [
+        (5, "region", "K2,B", "malformed line: too few columns"),
+        (7, None, "K4,D,E,F", "malformed line: too many columns"),
+    ]
+    assert store.cursor().execute("SELECT source_row, customer_id FROM customers ORDER BY 1").fetchall() == [
+        (4, "K1"), (6, "K3"), (8, "K5")
+    ]
+    check_invariant(store, result)
