@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING
 
 from core.errors import SegplanError
@@ -164,19 +165,27 @@ def feature_catalog(level: str) -> list[FeatureSpec]:
     return [f.spec for f in _FEATURES if level in f.levels]
 
 
-def _line_ctes(keys: Sequence[str]) -> str:
+#: The order lines of a period only (``compute_features(period=...)``); parameters
+#: $period_start and $period_end, both inclusive. A subquery rather than a CTE, so that DuckDB
+#: does not materialise a copy of the orders for the two places that read it.
+_PERIOD_ORDERS = "(SELECT * FROM orders WHERE order_date BETWEEN $period_start AND $period_end)"
+
+
+def _line_ctes(keys: Sequence[str], period: bool = False) -> str:
     """CTEs shared by `compute_features` and `bucket_demand`: data span, calendar, lines, demand.
 
-    Parameters: $bucket ('week' or 'month') and $step (the interval between bucket starts).
+    Parameters: $bucket ('week' or 'month') and $step (the interval between bucket starts);
+    with ``period``, also $period_start and $period_end (order lines outside are left out).
     """
     group_keys = ", ".join(quote_ident(k) for k in keys)
+    orders = _PERIOD_ORDERS if period else "orders"
     return f"""
 -- one row: the data set's first demand bucket, last order date and last bucket
 data_span AS (
     SELECT max(order_date) AS last_date,
            CAST(date_trunc($bucket, max(order_date)) AS DATE) AS last_bucket,
            CAST(date_trunc($bucket, min(order_date) FILTER (WHERE quantity > 0)) AS DATE) AS first_bucket
-    FROM orders
+    FROM {orders}
 ),
 -- one row per bucket of the data set, numbered 1, 2, ... in time order
 calendar AS (
@@ -205,7 +214,7 @@ priced_lines AS (
                 THEN -abs(coalesce(o.cost_amount, o.quantity * o.unit_cost, o.quantity * p.unit_cost))
                 ELSE coalesce(o.cost_amount, o.quantity * o.unit_cost, o.quantity * p.unit_cost) END AS line_cost,
            o.promised_date, o.delivered_date
-    FROM orders AS o
+    FROM {orders} AS o
     LEFT JOIN product_master AS p ON p.product_id = o.product_id
 ),
 -- one row per item and bucket with demand: gross demand (positive quantities) in the bucket
@@ -253,8 +262,9 @@ demand_stats AS (
 )"""
 
 
-def features_sql(level: str) -> str:
-    """The statement behind `compute_features` (parameters $bucket, $step); for EXPLAIN and tests."""
+def features_sql(level: str, period: bool = False) -> str:
+    """The statement behind `compute_features` (parameters $bucket, $step, and with ``period``
+    $period_start, $period_end); for EXPLAIN and tests."""
     _check_level(level)
     keys = _KEYS[level]
     group_keys = ", ".join(quote_ident(k) for k in keys)
@@ -264,7 +274,7 @@ def features_sql(level: str) -> str:
                                   for f in _FEATURES if level in f.levels)
     product_join = "LEFT JOIN product_master AS p ON p.product_id = t.product_id" if level == "product" else ""
     return f"""
-WITH {_line_ctes(keys)},
+WITH {_line_ctes(keys, period)},
 {_demand_stats_ctes(keys)},
 -- one row per item (every item with an order line): totals over all its lines
 item_totals AS (
@@ -309,17 +319,45 @@ def _params(bucket: str) -> dict[str, str]:
     return {"bucket": bucket, "step": _BUCKET_STEP[bucket]}
 
 
-def compute_features(store: Store, level: str = "product", bucket: str = "week") -> pd.DataFrame:
+def compute_features(
+    store: Store,
+    level: str = "product",
+    bucket: str = "week",
+    *,
+    period: tuple[date, date] | None = None,
+) -> pd.DataFrame:
     """One row per item of the level: key columns then features, computed in DuckDB.
 
     Items are those with at least one order line (products never ordered are not listed).
     Items without demand (only returns) get NULL demand features. Columns and units are
     in `feature_catalog(level)`; conventions (revenue, cost fallback, returns, buckets,
     horizon, population standard deviation) are in this module's docstring.
+
+    ``period`` = (first day, last day), both inclusive, computes the features as if the data
+    held only the order lines with an order_date in it (the time-window stability check):
+    the calendar and every item's horizon end at the period's last order date.
     """
-    sql = features_sql(level)
-    params = _params(bucket)
+    sql = features_sql(level, period=period is not None)
+    params: dict[str, object] = _params(bucket)
+    if period is not None:
+        params.update(_period_params(period))
     return store.cursor().execute(sql, params).df()
+
+
+def _period_params(period: tuple[date, date]) -> dict[str, date]:
+    """$period_start and $period_end from ``period``, checked to be two dates in order."""
+    try:
+        start, end = period
+    except (TypeError, ValueError):
+        raise SegplanError(f"parameter 'period' must be (first day, last day), got {period!r}",
+                           hint="e.g. (date(2025, 1, 1), date(2025, 6, 30))") from None
+    if not all(isinstance(d, date) for d in (start, end)):
+        raise SegplanError(f"parameter 'period' must hold two dates, got {period!r}",
+                           hint="e.g. (date(2025, 1, 1), date(2025, 6, 30))")
+    if start > end:
+        raise SegplanError(f"parameter 'period' starts {start} after it ends {end}",
+                           hint="give the first day first")
+    return {"period_start": start, "period_end": end}
 
 
 def bucket_demand(
