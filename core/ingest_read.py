@@ -580,6 +580,4 @@ def stage_xlsx(cur: duckdb.DuckDBPyConnection, path: Path, sheet: str | int | No
     rows = _create_stage_from_rows(cur, width, good_rows())
     _create_structural(cur, structural)
     rows += len(structural)
-    if rows == 0:
-        raise SegplanError(f"{path.name}: the spreadsheet has headers but no data rows", hint="check the first sheet holds the table")
     return Staged(headers, "xlsx", rows, {"sheet": sheet if sheet is not None else 0, "header_row": header_row})
