@@ -535,14 +535,24 @@ def _open_sheet(path: Path, sheet: str | int | None):
 
 
 def xlsx_rows(path: Path, sheet: str | int | None = None) -> Iterator[tuple[int, list[object]]]:
-    """(spreadsheet row number, cells) for every row of the sheet's used range."""
+    """(spreadsheet row number, cells) for every non-empty row of the sheet's used range.
+
+    calamine's ``iter_rows`` may begin at the sheet's first row or at the used range's first
+    row; either way the first row with a value is the used range's first row (``start``),
+    which anchors the numbering.
+    """
     from python_calamine import CalamineError
 
     worksheet = _open_sheet(path, sheet)
-    first_row = worksheet.start[0] + 1 if worksheet.start else 1
+    start_row = worksheet.start[0] + 1 if worksheet.start else 1
+    anchor: int | None = None  # iteration offset of the first row with a value
     try:
         for offset, row in enumerate(worksheet.iter_rows()):
-            yield first_row + offset, row
+            if all(v is None or v == "" for v in row):
+                continue
+            if anchor is None:
+                anchor = offset
+            yield start_row + offset - anchor, row
     except CalamineError as exc:
         raise SegplanError(f"{path.name}: cannot read the spreadsheet: {exc}", hint="save it again as .xlsx") from exc
 

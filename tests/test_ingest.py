@@ -621,3 +621,23 @@ def test_title_lines_and_broken_lines_together(store, tmp_path):
         (4, "K1"), (6, "K3"), (8, "K5")
     ]
     check_invariant(store, result)
+
+
+def test_xlsx_table_not_in_the_corner(store, tmp_path):
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws["C3"], ws["D3"] = "customer_id", "customer_name"   # header on row 3, from column C
+    ws["C4"], ws["D4"] = "K1", "A"
+    ws["C6"], ws["D6"] = "K2", "B"                         # row 5 left empty
+    ws["C7"] = "K3"                                        # row 7: no name, still a row
+    path = tmp_path / "offset.xlsx"
+    wb.save(path)
+    assert read_headers(path) == ["customer_id", "customer_name"]
+    assert preview(path)["customer_id"].tolist() == ["K1", "K2", "K3"]
+    result = ingest_file(store, "customers", path)
+    assert store.cursor().execute("SELECT source_row, customer_id, customer_name FROM customers ORDER BY 1").fetchall() == [
+        (4, "K1", "A"), (6, "K2", "B"), (7, "K3", None)
+    ]
+    check_invariant(store, result)
