@@ -415,33 +415,41 @@ def _stage_csv_python(cur: duckdb.DuckDBPyConnection, path: Path, dialect: CsvDi
     structural: list[StructuralRow] = []
 
     def records() -> Iterator[tuple[int, list[str] | None, str | None]]:
+        """(first line, fields or None, the raw text when the record is malformed)."""
         with path.open("r", encoding=_python_codec(dialect.encoding), newline="") as fh:
             for _ in range(dialect.skip_rows + 1):
                 fh.readline()
-            reader = csv.reader(fh, delimiter=dialect.delimiter, quotechar=dialect.quote,
+            current: list[str] = []  # the lines of the record being read, for a reject's value
+
+            def lines() -> Iterator[str]:
+                for text in fh:
+                    current.append(text)
+                    yield text
+
+            reader = csv.reader(lines(), delimiter=dialect.delimiter, quotechar=dialect.quote,
                                 doublequote=dialect.escape == dialect.quote, strict=True,
                                 escapechar=None if dialect.escape == dialect.quote else dialect.escape)
             offset = dialect.skip_rows + 1
             last_line = 0
             while True:
                 start = offset + last_line + 1
+                current.clear()
                 try:
                     record = next(reader)
                 except StopIteration:
                     return
-                except csv.Error as exc:
+                except csv.Error:
                     last_line = reader.line_num
-                    yield start, None, str(exc)
+                    yield start, None, "".join(current)[:500].strip("\r\n")
                     continue
                 last_line = reader.line_num
                 yield start, record, None
 
     def good_rows() -> Iterator[list]:
-        for line, record, error in records():
-            if error is not None:
-                structural.append((line, None, "", "malformed line: bad quoting"))
+        for line, record, raw in records():
+            if record is None:
+                structural.append((line, None, raw or "", "malformed line: bad quoting"))
                 continue
-            assert record is not None
             if not record or (len(record) == 1 and not record[0].strip()):
                 continue  # blank line: not a record
             if len(record) != width:

@@ -155,13 +155,20 @@ def test_quoted_line_breaks_and_blank_lines_keep_exact_line_numbers(store, tmp_p
         "K2,Beta\n"                              # 5 too few
         'K3,"Gamma ""G""",South\n'              # 6
         "K4,,\n"                                 # 7
+        'K5,"bad"q,West\n'                      # 8 bad quoting
+        "K6,Zeta,East\n"                         # 9
     )
     result = ingest_file(store, "customers", write(tmp_path / "customers.csv", text))
-    assert [(r[0], r[3]) for r in reject_rows(store, result.run_id)] == [(5, "malformed line: too few columns")]
+    assert result.options["csv_parser"] == "python"
+    assert reject_rows(store, result.run_id) == [
+        (5, "region", "K2,Beta", "malformed line: too few columns"),
+        (8, None, 'K5,"bad"q,West', "malformed line: bad quoting"),
+    ]
     assert store.cursor().execute(
         "SELECT source_row, customer_id, customer_name, region FROM customers ORDER BY 1"
-    ).fetchall() == [(2, "K1", "Alpha\nand Co", "North"), (6, "K3", 'Gamma "G"', "South"), (7, "K4", None, None)]
-    assert result.rows_read == 4
+    ).fetchall() == [(2, "K1", "Alpha\nand Co", "North"), (6, "K3", 'Gamma "G"', "South"), (7, "K4", None, None),
+                     (9, "K6", "Zeta", "East")]
+    assert result.rows_read == 6
     check_invariant(store, result)
 
 
