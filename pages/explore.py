@@ -13,6 +13,9 @@ ITEM_NAMES = {"product": "products", "customer": "customers", "customer_product"
 MEASURE_UNITS = {"revenue": "currency", "quantity": "units", "margin": "currency", "lines": "order lines"}
 
 st.title("Explore")
+st.caption("ABC ranks items by their share of the measure; XYZ by how much bucket demand varies (CV); "
+           "the demand pattern by how often demand comes (ADI) and how much its size varies (CV²). "
+           "Set the level, bucket and cut-offs in the sidebar.")
 
 # -- controls (sidebar) -------------------------------------------------------------------
 with st.sidebar:
