@@ -648,3 +648,25 @@ def test_xlsx_table_not_in_the_corner(store, tmp_path):
         (4, "K1", "A"), (6, "K2", "B"), (7, "K3", None)
     ]
     check_invariant(store, result)
+
+
+def test_large_file_with_broken_lines_numbers_every_row_exactly(store, tmp_path):
+    """800k lines read in parallel by DuckDB, three broken ones far apart: every good row's
+    source_row is its line (its id says which line it is on), every reject's line is exact."""
+    broken = {100: "K,too,many,cols", 350_000: "Konly", 699_999: 'K,"x"y'}
+    path = tmp_path / "customers.csv"
+    with path.open("w") as fh:
+        fh.write("customer_id,customer_name\n")
+        fh.writelines(broken.get(line, f"K{line},N{line}") + "\n" for line in range(2, 800_001))
+    result = ingest_file(store, "customers", path)
+    assert result.options["csv_parser"] == "duckdb"
+    assert [(r[0], r[3]) for r in reject_rows(store, result.run_id)] == [
+        (100, "malformed line: too many columns"),
+        (350_000, "malformed line: too few columns"),
+        (699_999, "malformed line: bad quoting"),
+    ]
+    misplaced, first, last, rows = store.cursor().execute(
+        "SELECT count(*) FILTER (WHERE customer_id <> 'K' || source_row), min(source_row), max(source_row), count(*) FROM customers"
+    ).fetchall()[0]
+    assert (misplaced, first, last, rows) == (0, 2, 800_000, 799_996)
+    check_invariant(store, result)
