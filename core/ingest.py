@@ -237,11 +237,14 @@ def ingest_file(
              staged.rows_read, rows_loaded, rows_rejected, outcome.message,
              user or os.environ.get("USER"), started_at, dt.datetime.now()],
         )
-        for key in dict.fromkeys([source_key, header_signature(headers)]):
-            cur.execute(
-                "INSERT OR REPLACE INTO source_mappings VALUES (?, ?, ?, ?)",
-                [key, table, json.dumps(mapping), dt.datetime.now()],
-            )
+        # one statement (see the note on appends in ingest_read): the source's key and the
+        # header signature
+        keys = list(dict.fromkeys([source_key, header_signature(headers)]))
+        now = dt.datetime.now()
+        cur.execute(
+            "INSERT OR REPLACE INTO source_mappings VALUES " + ", ".join(["(?, ?, ?, ?)"] * len(keys)),
+            [value for key in keys for value in (key, table, json.dumps(mapping), now)],
+        )
     step(1.0, f"loaded {rows_loaded:,} rows, rejected {rows_rejected:,}")
     return IngestResult(
         run_id=run_id, table=table, source_name=source_name, mode=mode, rows_read=staged.rows_read,
