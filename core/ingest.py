@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -193,6 +194,14 @@ def ingest_file(
             hint="map a file column to each required column (e.g. --map SOURCE=" + missing[0] + ")",
         )
     codes = DEFAULT_NON_PRODUCT_CODES if non_product_codes is None else frozenset(non_product_codes)
+    if cancellation_pattern is not None:
+        try:
+            re.compile(cancellation_pattern)
+        except re.error as exc:
+            raise SegplanError(
+                f"cancellation_pattern {cancellation_pattern!r} is not a regular expression: {exc}",
+                hint=f"the default is {CANCELLATION_PATTERN!r}",
+            ) from exc
 
     with store.transaction() as cur:
         cur.execute("SET enable_progress_bar = false")

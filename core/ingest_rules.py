@@ -100,8 +100,6 @@ def run_rules(
     spec = plan.spec
     create_macros(cur)
     kinds = {col: spec.column(col).kind for col in plan.stage_columns}
-    if plan.cancellation_pattern is not None:
-        re.compile(plan.cancellation_pattern)  # a bad pattern fails here, before anything is written
     cols, params, parse_options = column_sql(cur, spec.name, plan.stage_columns, kinds, plan.delimiter)
     rows = _q(ROWS_VIEW)
 

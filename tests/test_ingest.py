@@ -670,3 +670,9 @@ def test_large_file_with_broken_lines_numbers_every_row_exactly(store, tmp_path)
     ).fetchall()[0]
     assert (misplaced, first, last, rows) == (0, 2, 800_000, 799_996)
     check_invariant(store, result)
+
+
+def test_bad_cancellation_pattern_is_a_user_error(store, tmp_path):
+    with pytest.raises(SegplanError, match=r"cancellation_pattern '\^C\[' is not a regular expression"):
+        ingest_file(store, "orders", write(tmp_path / "o.csv", RETAIL_LINES), cancellation_pattern="^C[")
+    assert store.cursor().execute("SELECT count(*) FROM ingest_runs").fetchall() == [(0,)]
