@@ -109,8 +109,64 @@ def _migration_1() -> list[str]:
     return statements
 
 
+def _migration_2() -> list[str]:
+    """Saved segmentation versions: settings and results, assignments, profiles, k scan, history."""
+    return [
+        "CREATE SEQUENCE segment_version_seq START 1",
+        """CREATE TABLE segment_versions (
+            version_id BIGINT PRIMARY KEY DEFAULT nextval('segment_version_seq'),
+            created_at TIMESTAMP NOT NULL,
+            user_name VARCHAR,
+            level VARCHAR NOT NULL,         -- product | customer | customer_product
+            bucket VARCHAR NOT NULL,        -- week | month
+            method VARCHAR NOT NULL,        -- the engine's method name (abc_xyz is saved as nine_box)
+            parameters JSON NOT NULL,       -- every setting the result depends on
+            fingerprint VARCHAR NOT NULL,   -- hash of input data + parameters
+            k INTEGER NOT NULL,             -- segments after merges (noise not counted)
+            items BIGINT NOT NULL,
+            metrics JSON NOT NULL,          -- undefined metrics as null
+            merges JSON NOT NULL,           -- [[from, into, reason], ...]
+            auto_names JSON NOT NULL,       -- segment -> automatic name
+            labels JSON NOT NULL,           -- segment -> planner's name (renames only)
+            imputed JSON NOT NULL,          -- feature -> values filled with the median
+            log_features JSON NOT NULL,     -- features that were log-transformed
+            status VARCHAR NOT NULL DEFAULT 'draft',  -- draft | submitted | approved | rejected | superseded
+            note VARCHAR
+        )""",
+        """CREATE TABLE segment_assignments (
+            version_id BIGINT NOT NULL,
+            item_position BIGINT NOT NULL,  -- row order of the result
+            customer_id VARCHAR,            -- NULL when not part of the level
+            product_id VARCHAR,             -- NULL when not part of the level
+            segment VARCHAR NOT NULL,       -- cluster number as text for clustering, name for rules
+            segment_label VARCHAR NOT NULL, -- planner's name when renamed, else automatic
+            distance_own DOUBLE,
+            distance_next DOUBLE,
+            boundary_margin DOUBLE
+        )""",
+        """CREATE TABLE segment_profiles (
+            version_id BIGINT NOT NULL,
+            segment_position INTEGER NOT NULL,
+            segment VARCHAR NOT NULL,
+            profile JSON NOT NULL           -- the profile row: items, shares, feature medians
+        )""",
+        """CREATE TABLE segment_k_scan (
+            version_id BIGINT NOT NULL,
+            k INTEGER NOT NULL,
+            metrics JSON NOT NULL           -- silhouette, davies_bouldin, ... at this k
+        )""",
+        """CREATE TABLE segment_version_events (
+            version_id BIGINT NOT NULL,
+            event_at TIMESTAMP NOT NULL,
+            user_name VARCHAR,
+            action VARCHAR NOT NULL,        -- created | renamed (governance adds its own)
+            detail JSON
+        )""",
+    ]
+
+
 #: Schema migrations, in order; the file records the last one applied in meta.schema_version.
-MIGRATIONS: tuple[tuple[int, list[str]], ...] = ((1, _migration_1()),)
+MIGRATIONS: tuple[tuple[int, list[str]], ...] = ((1, _migration_1()), (2, _migration_2()))
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
