@@ -83,7 +83,9 @@ def _reason(feature: str, value: float, medians: Mapping[str, float], bucket: st
     word, unit = feature_words(feature, bucket)
     if math.isnan(value):
         return f"{word} ({feature}) is missing"
-    shown = f"{feature} {_number(value)}" + (f" {unit}" if unit else "")
+    # The column name is shown once the words differ from it, so planners can find it.
+    named = "" if word == feature.replace("_", " ") else f"{feature} "
+    shown = f"{named}{_number(value)}" + (f" {unit}" if unit else "")
     return f"{word} ({shown}) {compare_to_median(value, float(medians.get(feature, math.nan)))}"
 
 

@@ -173,6 +173,9 @@ def test_one_item_waterfall_and_sentence(fitted):
     assert f"units/week) is {ratio:.1f}x the median" in text
     assert text.endswith(".") and text.count(".") <= 3
     assert "monthly volume" in sentence(explanation, surrogate.medians, bucket="month")
+    # A feature whose words are its name is not named twice.
+    explanation.contributions = explanation.contributions.assign(feature="revenue")
+    assert "revenue (revenue" not in sentence(explanation, {"revenue": 1.0})
 
 
 def test_sentence_comparisons_and_fallbacks(fitted):
@@ -201,6 +204,24 @@ def test_two_segments_give_values_for_both(fitted):
     importance = segment_importance(surrogate, items, sample=400)
     assert (importance.loc[importance["rank"] == 1, "feature"] == "demand_mean").all()
     assert explain_item(surrogate, items, "P00001").segment == assignments.loc[1, "segment"]
+
+
+def test_text_segments_two_keys_and_a_one_item_segment(fitted):
+    items, assignments, _ = fitted
+    pairs = items.assign(customer_id=[f"C{i % 7}" for i in range(len(items))])
+    text = assignments.assign(customer_id=pairs["customer_id"],
+                              segment=assignments["segment"].map({0: "A", 1: "B", 2: "C"}))
+    text.loc[5, "segment"] = "D"  # a segment of one item: trained on, never held out
+    surrogate = fit_surrogate(pairs, text, FEATURES, seed=0)
+    assert surrogate.classes == ["A", "B", "C", "D"] and surrogate.key_columns == ["customer_id", "product_id"]
+    assert np.isnan(surrogate.recall_by_segment["D"]) and surrogate.recall_by_segment["A"] > 0.85
+    own = explain_items(surrogate, pairs)
+    assert list(own.columns[:2]) == ["customer_id", "product_id"]
+    assert own.loc[5, "segment"] == "D"
+    key = {"customer_id": pairs.loc[5, "customer_id"], "product_id": pairs.loc[5, "product_id"]}
+    assert explain_item(surrogate, pairs, key).segment == "D"
+    with pytest.raises(SegplanError, match="needs a value for each"):
+        explain_item(surrogate, pairs, "P00005")
 
 
 def test_one_segment_is_a_clear_error(fitted):
