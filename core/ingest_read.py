@@ -475,7 +475,9 @@ def parquet_headers(cur: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
             f"{path.name}: cannot read as Parquet: {str(exc).splitlines()[0]}",
             hint="the file may be damaged or not Parquet; export it again",
         ) from exc
-    return [d[0] for d in rel.description]
+    headers = [d[0] for d in rel.description]
+    rel.fetchall()  # finish the result: the cursor may be the thread's shared one
+    return headers
 
 
 def stage_parquet(cur: duckdb.DuckDBPyConnection, path: Path) -> Staged:

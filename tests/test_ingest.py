@@ -676,3 +676,18 @@ def test_bad_cancellation_pattern_is_a_user_error(store, tmp_path):
     with pytest.raises(SegplanError, match=r"cancellation_pattern '\^C\[' is not a regular expression"):
         ingest_file(store, "orders", write(tmp_path / "o.csv", RETAIL_LINES), cancellation_pattern="^C[")
     assert store.cursor().execute("SELECT count(*) FROM ingest_runs").fetchall() == [(0,)]
+
+
+def test_the_threads_shared_cursor_is_left_usable(store, tmp_path):
+    """Preflight reads go through store.cursor(); a half-read result there would block the
+    next caller's work (this DuckDB refuses new work while a result is unfinished)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"customer_id": ["K1"]}), tmp_path / "c.parquet")
+    for path in (tmp_path / "c.parquet", write(tmp_path / "c.csv", "customer_id\nK1\n")):
+        ingest_file(store, "customers", path, mode="replace")
+        cur = store.cursor()
+        cur.register("probe", pa.table({"x": [1]}))
+        assert cur.execute("SELECT count(*) FROM probe").fetchall() == [(1,)]
+        cur.unregister("probe")
