@@ -47,7 +47,7 @@ from core.segment_prep import key_columns_of, numeric_feature_columns
 
 __all__ = [
     "OUTPUT_SPACE", "Surrogate", "ItemExplanation", "fit_surrogate", "explain_items", "explain_item",
-    "segment_importance", "beeswarm_data", "sentence",
+    "segment_importance", "beeswarm_data", "sentence", "model_output", "fidelity_by_segment",
 ]
 
 OUTPUT_SPACE = "log-odds"
@@ -67,7 +67,8 @@ class Surrogate:
     ``classes`` lists the segment ids in model order (output ``i`` is ``classes[i]``);
     ``fidelity`` is the accuracy on held-out items and ``recall_by_segment`` the share of each
     segment's held-out items it puts back in that segment (NaN when a segment had none held
-    out). ``medians`` are the feature medians over all assigned items, for sentences.
+    out; ``held_out_by_segment`` counts them). ``medians`` are the feature medians over all
+    assigned items, for sentences.
     ``assignments`` (keys, ``segment``) gives each known item its own segment.
     """
 
@@ -83,6 +84,7 @@ class Surrogate:
     test_items: int
     medians: dict[str, float]
     seed: int
+    held_out_by_segment: dict[object, int] = field(default_factory=dict)
     output_space: str = OUTPUT_SPACE
     _explainers: list[tuple[Any, float]] | None = field(default=None, repr=False, compare=False)
 
@@ -220,7 +222,19 @@ def fit_surrogate(items: pd.DataFrame, assignments: pd.DataFrame, features: Sequ
         model=model, features=features, classes=classes, labels=labels, key_columns=keys,
         assignments=joined[keys + ["segment"]].reset_index(drop=True), fidelity=fidelity,
         recall_by_segment=recall, train_items=len(train), test_items=len(test), medians=medians, seed=seed,
+        held_out_by_segment={s: int(np.sum(codes[test] == i)) for i, s in enumerate(classes)},
     )
+
+
+def fidelity_by_segment(surrogate: Surrogate) -> pd.DataFrame:
+    """Per segment: ``held_out_items`` and ``recall`` (share the surrogate puts back), for the
+    fidelity shown next to the explanations (overall accuracy: ``Surrogate.fidelity``)."""
+    return pd.DataFrame({
+        "segment": surrogate.classes,
+        "segment_label": [surrogate.label_of(s) for s in surrogate.classes],
+        "held_out_items": [surrogate.held_out_by_segment.get(s, 0) for s in surrogate.classes],
+        "recall": [surrogate.recall_by_segment[s] for s in surrogate.classes],
+    })
 
 
 # -- SHAP ------------------------------------------------------------------------------------

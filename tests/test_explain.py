@@ -20,6 +20,7 @@ from core.explain import (
     beeswarm_data,
     explain_item,
     explain_items,
+    fidelity_by_segment,
     fit_surrogate,
     model_output,
     segment_importance,
@@ -64,6 +65,11 @@ def test_surrogate_is_faithful_on_held_out_items(fitted):
     assert surrogate.train_items + surrogate.test_items == len(items)
     assert surrogate.medians["demand_mean"] == pytest.approx(items["demand_mean"].median())
     assert surrogate.medians["cv"] == pytest.approx(items["cv"].median())  # NaN skipped
+    table = fidelity_by_segment(surrogate)
+    assert table["held_out_items"].sum() == surrogate.test_items
+    assert table["segment_label"].tolist() == ["Fast movers", "Steady", "Slow movers"]
+    weighted = (table["recall"] * table["held_out_items"]).sum() / surrogate.test_items
+    assert weighted == pytest.approx(surrogate.fidelity)
 
 
 def test_top_feature_of_every_segment_is_the_planted_one(fitted):
