@@ -1,8 +1,9 @@
 """Ingest: read CSV, Parquet or XLSX into the data model, mapping columns and keeping every rejected row.
 
-Steps (one module each): ``ingest_read`` stages the file as text with exact row numbers,
-``ingest_mapping`` decides which source column feeds which model column, ``ingest_values``
-parses dates and numbers, ``ingest_rules`` finds the rows to reject. This module runs them in
+Steps (one module each): ``ingest_read`` (``ingest_xlsx`` for spreadsheets) stages the file
+as text with exact row numbers, ``ingest_mapping`` decides which source column feeds which
+model column, ``ingest_values`` parses dates and numbers, ``ingest_rules`` finds the rows to
+reject. This module runs them in
 one transaction: a load that fails at any point leaves tables, rejects, runs and remembered
 mappings as they were. Always ``rows_read == rows_loaded + rows_rejected``.
 
@@ -79,7 +80,8 @@ def read_headers(path: str | Path, *, sheet: str | int | None = None) -> list[st
     """The column headers of a CSV, Parquet or XLSX file, as written in the file."""
     import duckdb
 
-    from core.ingest_read import parquet_headers, sniff_csv, xlsx_headers
+    from core.ingest_read import parquet_headers, sniff_csv
+    from core.ingest_xlsx import xlsx_headers
 
     path = Path(path)
     fmt = _file_format(path)
@@ -96,7 +98,8 @@ def preview(path: str | Path, rows: int = 20, *, sheet: str | int | None = None)
     import duckdb
     import pandas as pd
 
-    from core.ingest_read import cell_text, parquet_headers, sniff_csv, xlsx_headers, xlsx_rows
+    from core.ingest_read import parquet_headers, sniff_csv
+    from core.ingest_xlsx import cell_text, xlsx_headers, xlsx_rows
 
     path = Path(path)
     fmt = _file_format(path)
@@ -155,7 +158,8 @@ def ingest_file(
     ...) rejected as 'non-product code'; default `DEFAULT_NON_PRODUCT_CODES`, an empty set
     keeps them. ``sheet`` picks the XLSX sheet (name or 0-based index; default the first).
     """
-    from core.ingest_read import sniff_csv, stage_csv, stage_parquet, stage_xlsx, xlsx_headers
+    from core.ingest_read import sniff_csv, stage_csv, stage_parquet
+    from core.ingest_xlsx import stage_xlsx, xlsx_headers
     from core.ingest_rules import LoadPlan, run_rules
 
     def step(fraction: float, message: str) -> None:
