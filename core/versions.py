@@ -20,6 +20,7 @@ Status starts as ``draft``; governance (submit, approve, reject, supersede) come
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import math
@@ -119,11 +120,24 @@ def run_segmentation(
         k = None
     result = segment(items, method=name, k=k, features=features, weights=weights, min_share=min_share,
                      min_items=min_items, seed=seed, rules=rules, measure=MEASURE_COLUMNS[measure], **engine_options)
-    result.parameters["items"] = {"level": level, "bucket": bucket, "abc_measure": measure}
-    result.fingerprint = database_fingerprint(store, result.parameters)
+    return save_segmentation(store, result, level, bucket, measure, user=user, note=note)
+
+
+def save_segmentation(store: Store, result: SegmentationResult, level: str, bucket: str, measure: str = "revenue",
+                      *, user: str | None = None, note: str | None = None) -> SavedVersion:
+    """Save a result computed on `segmentation_items(store, level, bucket, measure)` as a draft version.
+
+    For a page that ran the engine itself (e.g. to reuse a prepared matrix): records how the
+    items were built in ``parameters["items"]`` and fingerprints the result on the database
+    contents, as `run_segmentation` does, so `is_current` works. ``result`` is not changed;
+    the returned version holds the stamped copy. Planner renames in ``result.labels`` are kept.
+    """
+    stamped = copy.copy(result)
+    stamped.parameters = {**result.parameters, "items": {"level": level, "bucket": bucket, "abc_measure": measure}}
+    stamped.fingerprint = database_fingerprint(store, stamped.parameters)
     user_name = user or os.environ.get("USER")
-    version_id = save_version(store, result, level, bucket, user_name, note=note)
-    return SavedVersion(version_id, level, bucket, result, user_name=user_name, note=note)
+    version_id = save_version(store, stamped, level, bucket, user_name, note=note)
+    return SavedVersion(version_id, level, bucket, stamped, user_name=user_name, note=note)
 
 
 # -- fingerprint ----------------------------------------------------------------------------

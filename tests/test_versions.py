@@ -216,3 +216,22 @@ def test_save_checks_the_level(tiny):
     with pytest.raises(SegplanError, match="not those of level 'customer'"):
         save_version(tiny, saved.result, "customer", "week")
     assert np.array_equal(list_versions(tiny)["version_id"], [saved.version_id])
+
+
+def test_save_segmentation_of_a_page_result_matches_run_segmentation(tiny):
+    from core.classify import MEASURE_COLUMNS
+    from core.segment import segment
+    from core.segment_items import segmentation_items
+    from core.versions import save_segmentation
+
+    ran = run_segmentation(tiny, "customer", "kmeans", k=3, min_share=0.0, measure="quantity", seed=1)
+    items = segmentation_items(tiny, "customer", "week", "quantity")
+    result = segment(items, method="kmeans", k=3, min_share=0.0, measure=MEASURE_COLUMNS["quantity"], seed=1)
+    renamed = result.with_labels({0: "Big"})
+    saved = save_segmentation(tiny, renamed, "customer", "week", "quantity", user="ana", note="from the page")
+    assert "items" not in renamed.parameters  # the caller's result is not changed
+    assert saved.result.fingerprint == ran.result.fingerprint
+    assert is_current(tiny, saved.version_id)
+    loaded = load_version(tiny, saved.version_id)
+    assert (loaded.note, loaded.user_name, loaded.result.labels) == ("from the page", "ana", {0: "Big"})
+    assert set(assignments(tiny, saved.version_id).query("segment == 0")["segment_label"]) == {"Big"}
