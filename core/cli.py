@@ -359,7 +359,9 @@ def segment(
     min_items: Annotated[int, typer.Option("--min-items", help="Smallest segment in items; smaller ones are merged.")] = 1,
     seed: Annotated[int, typer.Option("--seed", help="Random seed; the same seed and data give the same segments.")] = 0,
     bucket: Annotated[str, typer.Option("--bucket", help="Demand bucket: week or month.")] = "week",
-    measure: Annotated[str, typer.Option("--measure", help="What ABC and --min-share measure: revenue, quantity, margin or lines.")] = "revenue",
+    measure: Annotated[Optional[str], typer.Option(
+        "--measure", help="What ABC and --min-share measure: revenue, quantity, margin or lines "
+        "(default: revenue, or quantity when no order line has a price).", show_default=False)] = None,
     rules: Annotated[Optional[Path], typer.Option("--rules", help="JSON rule list for --method rules.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print version, k and metrics as one JSON object.")] = False,
     db: DbOption = None,
@@ -385,7 +387,7 @@ def segment(
             typer.echo(json.dumps({"version": saved.version_id, "k": result.k, "metrics": metrics}, allow_nan=False))
             return
         typer.echo(f"version {saved.version_id}: {method} on {len(result.assignments)} {level} items "
-                   f"({bucket} buckets), k = {result.k}")
+                   f"({bucket} buckets, ABC on {result.parameters['items']['abc_measure']}), k = {result.k}")
         for row in result.profile.itertuples(index=False):
             typer.echo(f"  {row.segment!s:>12}  {row.items:>7} items  {row.measure_share:>6.1%} of {row.measure}  "
                        f"{row.segment_label}")

@@ -96,7 +96,7 @@ def run_segmentation(
     seed: int = 0,
     user: str | None = None,
     rules: Sequence[Mapping[str, object]] | None = None,
-    measure: str = "revenue",
+    measure: str | None = None,
     note: str | None = None,
     **engine_options: Any,
 ) -> SavedVersion:
@@ -104,16 +104,23 @@ def run_segmentation(
 
     ``method``: kmeans, hierarchical, hdbscan, gmm, nine_box (or its alias abc_xyz),
     demand_pattern or rules. ``measure`` (revenue, quantity, margin, lines) is what ABC ranks
-    on and what ``min_share`` is a share of. ``engine_options`` go to `core.segment.Segmenter`
+    on and what ``min_share`` is a share of; ``None`` takes revenue, or quantity when no
+    item has positive revenue (order lines without price or net amount). ``engine_options`` go to `core.segment.Segmenter`
     (log, cap_percentile, scaling, options, ...). Nothing is written unless the engine
     succeeds; the save is one transaction.
     """
     name = engine_method(method)
     key_columns(level)
-    if measure not in MEASURES:
+    if measure is not None and measure not in MEASURES:
         raise SegplanError(f"unknown measure {measure!r} for parameter 'measure'", hint="choose one of: " + ", ".join(MEASURES))
     _check_feature_names(level, features, weights)
-    items = segmentation_items(store, level, bucket, measure)
+    items = segmentation_items(store, level, bucket, measure or "revenue")
+    if measure is None:
+        measure = "revenue"
+        if not (items["revenue"] > 0).any() and (items["quantity"] > 0).any():
+            # no prices loaded: rank and size segments by volume instead (features computed again)
+            measure = "quantity"
+            items = segmentation_items(store, level, bucket, measure)
     if items.empty:
         raise SegplanError(f"no {level} items to segment: no order lines are loaded", hint="load orders first")
     if name == "hdbscan" and k == "auto":

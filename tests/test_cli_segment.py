@@ -58,8 +58,7 @@ def tiny(tiny_file, tmp_path) -> Path:
 GROUP_VOLUMES = {"low": 50.0, "mid": 1_000.0, "high": 2_000.0}
 
 
-@pytest.fixture
-def planted(tmp_path) -> Path:
+def planted_database(path: Path, price: float | None) -> Path:
     rng = np.random.default_rng(3)
     rows = []
     monday = dt.date(2025, 1, 6)
@@ -69,15 +68,30 @@ def planted(tmp_path) -> Path:
                 quantity = round(volume * rng.uniform(0.95, 1.05))
                 rows.append({"order_id": f"{group}-{i}-{week}", "order_date": monday + dt.timedelta(weeks=week),
                              "customer_id": f"C{i % 4}", "product_id": f"{group}-{i}", "quantity": quantity,
-                             "unit_price": 1.0})
-    orders = pd.DataFrame(rows)
-    path = tmp_path / "planted.duckdb"
+                             "unit_price": price})
+    orders = pd.DataFrame(rows).astype({"unit_price": "float64"})
     with Store(path) as store, store.transaction() as cur:
         cur.register("planted_orders", orders)
         cur.execute("INSERT INTO orders (order_id, order_date, customer_id, product_id, quantity, unit_price) "
                     "SELECT order_id, order_date, customer_id, product_id, quantity, unit_price FROM planted_orders")
         cur.unregister("planted_orders")
     return path
+
+
+@pytest.fixture
+def planted(tmp_path) -> Path:
+    return planted_database(tmp_path / "planted.duckdb", price=1.0)
+
+
+def test_without_prices_the_default_measure_is_quantity(tmp_path):
+    db = planted_database(tmp_path / "no_price.duckdb", price=None)
+    args = ["segment", "--level", "product", "--method", "kmeans", "--k", "auto", "--features", "quantity,demand_mean"]
+    result = invoke(db, *args)
+    assert result.exit_code == 0, result.output
+    assert "ABC on quantity" in result.stdout and "k = 2" in result.stdout  # low group merged (share < 5 %)
+    assert "% of quantity" in result.stdout
+    explicit = invoke(db, *args, "--measure", "revenue")
+    assert explicit.exit_code == 1 and "'revenue' sums to zero" in explicit.stderr
 
 
 def group_of(product_id: str) -> str:
