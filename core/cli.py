@@ -363,6 +363,9 @@ def segment(
         "--measure", help="What ABC and --min-share measure: revenue, quantity, margin or lines "
         "(default: revenue, or quantity when no order line has a price).", show_default=False)] = None,
     rules: Annotated[Optional[Path], typer.Option("--rules", help="JSON rule list for --method rules.")] = None,
+    min_cluster_size: Annotated[Optional[int], typer.Option(
+        "--min-cluster-size", help="HDBSCAN's smallest group in items (default: 1% of items, at least 10).",
+        show_default=False)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print version, k and metrics as one JSON object.")] = False,
     db: DbOption = None,
 ) -> None:
@@ -375,12 +378,18 @@ def segment(
         chosen = _parse_features(features_)
         weight_map = _parse_weights(weights)
         rule_list = _read_rules(rules, method)
+        engine_options = {}
+        if min_cluster_size is not None:
+            if method != "hdbscan":
+                raise SegplanError(f"--min-cluster-size is given with --method {method}",
+                                   hint="use --min-cluster-size only with --method hdbscan")
+            engine_options["options"] = {"min_cluster_size": min_cluster_size}
         from core.versions import run_segmentation
 
         with _open_store(ctx, db) as store:
             saved = run_segmentation(store, level, method, bucket=bucket, k=k_value, features=chosen,
                                      weights=weight_map, min_share=min_share, min_items=min_items, seed=seed,
-                                     rules=rule_list, measure=measure)
+                                     rules=rule_list, measure=measure, **engine_options)
         result = saved.result
         if as_json:
             metrics = result.to_record()["metrics"]

@@ -178,6 +178,19 @@ def test_fixed_k_and_weights_and_same_seed_same_result(planted, tmp_path):
     pd.testing.assert_frame_equal(frames[0], frames[1])
 
 
+def test_hdbscan_finds_the_planted_groups_with_a_small_min_cluster_size(planted, tmp_path):
+    args = ["segment", "--level", "product", "--method", "hdbscan", "--features", "quantity,revenue,demand_mean",
+            "--min-share", "0"]
+    too_big = invoke(planted, *args)  # default smallest group: 10 items, the groups hold 8
+    assert too_big.exit_code == 1 and "found no group" in too_big.stderr
+    result = invoke(planted, *args, "--min-cluster-size", "5", "--json")
+    assert result.exit_code == 0, result.output
+    out = strict_json(result.stdout)
+    assert out["k"] == 3 and out["metrics"]["unclassified_items"] == 0
+    wrong = invoke(planted, "segment", "--level", "product", "--method", "kmeans", "--min-cluster-size", "5")
+    assert wrong.exit_code == 1 and "--min-cluster-size is given with --method kmeans" in wrong.stderr
+
+
 def test_rules_from_a_json_file(tiny, tmp_path):
     rules = tmp_path / "rules.json"
     rules.write_text(json.dumps([{"name": "Key", "when": [["abc", "==", "A"]]},
