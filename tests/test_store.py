@@ -57,3 +57,22 @@ def test_quote_ident_accepts_only_known_names():
 def test_core_does_not_import_streamlit():
     code = "import sys, core.store, core.model, core.ingest, core.features, core.classify; sys.exit('streamlit' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_engine_reads_its_own_writes_inside_a_transaction(tmp_path):
+    """Guard against DuckDB 2.0.0's regression: inside one transaction, an INSERT that adds no rows, a
+    large INSERT, then another INSERT into the same table made the table read back as empty (the
+    committed file was right, but ingest validates and copies inside its transaction). pyproject.toml
+    excludes 2.0.0; this test fails on any version with the same fault."""
+    import duckdb
+
+    con = duckdb.connect(str(tmp_path / "engine.duckdb"))
+    con.execute("CREATE TABLE source AS SELECT i, CASE WHEN i % 4 = 0 THEN NULL ELSE 'c' || i END AS c FROM range(700000) t(i)")
+    con.execute("CREATE TABLE target (a BIGINT, b VARCHAR)")
+    con.begin()
+    con.execute("INSERT INTO target SELECT i, c FROM source WHERE false")
+    con.execute("INSERT INTO target SELECT i, c FROM source WHERE c IS NULL")
+    con.execute("INSERT INTO target SELECT i, c FROM source WHERE i % 7 = 0")
+    assert con.execute("SELECT count(*) FROM target").fetchall() == [(275000,)]
+    con.commit()
+    con.close()
