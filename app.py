@@ -17,6 +17,10 @@ PAGES = {
         st.Page("pages/data.py", title="Data", icon=":material/upload_file:"),
         st.Page("pages/explore.py", title="Explore", icon=":material/query_stats:"),
     ],
+    "Segments": [
+        st.Page("pages/segment.py", title="Segment", icon=":material/hub:"),
+        st.Page("pages/explain.py", title="Explain", icon=":material/psychology:"),
+    ],
 }
 
 st.navigation(PAGES).run()

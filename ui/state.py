@@ -40,6 +40,21 @@ SESSION_DEFAULTS: dict[str, Any] = {
     "adi_cutoff": 1.32,
     "cv2_cutoff": 0.49,
     "hist_log": True,             # most features are skewed: a few items carry most volume
+    # Segment page: the engine's defaults (5 % minimum share, 99th-percentile caps, auto k)
+    "seg_method": "kmeans",
+    "seg_k_auto": True,
+    "seg_k": 4,
+    "seg_log": True,
+    "seg_outliers": "cap",
+    "seg_cap_pct": 99,
+    "seg_min_share": 5,
+    "seg_min_items": 1,
+    "seg_seed": 0,
+    "seg_view": "pca",
+    "seg_log_axes": True,
+    "seg_stability_for": None,    # fingerprint of the result whose stability was asked for
+    "seg_current": None,          # how the Segment page's live result was made, for Explain
+    "seg_saved": None,            # id of the version this session saved last
 }
 
 #: Cached results kept per function; enough for a few levels x buckets x measures.
@@ -206,3 +221,186 @@ def file_preview(path: str, rows: int = 20) -> pd.DataFrame:
     from core.ingest import preview
 
     return preview(path, rows)
+
+
+# -- segmentation ---------------------------------------------------------------------------
+#: Prepared feature matrices kept per process (each ~ items x features floats).
+PREPARED_ENTRIES = 8
+
+
+@st.cache_data(max_entries=CACHE_ENTRIES, ttl=CACHE_TTL, show_spinner=False)
+def _segmentation_items(db_path: str, version: str, level: str, bucket: str, measure: str) -> pd.DataFrame:
+    from core.segment_items import segmentation_items as build
+
+    return build(_open_store(db_path), level, bucket, measure)
+
+
+def segmentation_items(level: str, bucket: str, measure: str) -> pd.DataFrame:
+    """Features, classes and master attributes per item (cached per data version)."""
+    store = get_store()
+    return _segmentation_items(str(store.path), data_version(store), level, bucket, measure)
+
+
+@st.cache_resource(max_entries=PREPARED_ENTRIES, show_spinner=False)
+def _prepared(db_path: str, version: str, level: str, bucket: str, measure: str, features: tuple[str, ...],
+              log: str, cap_percentile: float | None) -> Any:
+    """Imputed, logged, capped and scaled features: kept so a weight change only reweights."""
+    from core.segment import prepare_features
+
+    items = _segmentation_items(db_path, version, level, bucket, measure).reset_index(drop=True)
+    return prepare_features(items, list(features), log, cap_percentile)
+
+
+def _segmenter(db_path: str, version: str, level: str, bucket: str, measure: str, settings: dict[str, Any]) -> Any:
+    """A fitted `Segmenter` for the page's settings, reusing the prepared matrix for clustering."""
+    from core.classify import MEASURE_COLUMNS
+    from core.segment import Segmenter
+    from core.segment_methods import CLUSTER_METHODS
+
+    items = _segmentation_items(db_path, version, level, bucket, measure)
+    method = settings["method"]
+    k = settings.get("k", "auto")
+    if method == "hdbscan":
+        k = None
+    segmenter = Segmenter(
+        method=method, k=k, features=settings.get("features"), weights=settings.get("weights"),
+        log=settings.get("log", "auto"), cap_percentile=settings.get("cap_percentile", 99.0),
+        measure=MEASURE_COLUMNS[measure], min_share=settings["min_share"], min_items=settings["min_items"],
+        seed=settings["seed"], rules=settings.get("rules"),
+    )
+    prepared = None
+    if method in CLUSTER_METHODS and settings.get("features"):
+        prepared = _prepared(db_path, version, level, bucket, measure, tuple(settings["features"]),
+                             settings.get("log", "auto"), settings.get("cap_percentile", 99.0))
+    return segmenter.fit(items, prepared=prepared)
+
+
+@st.cache_data(max_entries=CACHE_ENTRIES, ttl=CACHE_TTL, show_spinner=False)
+def _segmentation(db_path: str, version: str, level: str, bucket: str, measure: str, settings: dict[str, Any]) -> Any:
+    return _segmenter(db_path, version, level, bucket, measure, settings).result_
+
+
+def segmentation(level: str, bucket: str, measure: str, settings: dict[str, Any]) -> Any:
+    """The `SegmentationResult` for the Segment page's settings (cached; the prepared matrix is
+    reused across weight changes). ``settings``: method, k, features, weights, log,
+    cap_percentile, min_share, min_items, seed, rules."""
+    store = get_store()
+    return _segmentation(str(store.path), data_version(store), level, bucket, measure, settings)
+
+
+def weighted_matrix(level: str, bucket: str, measure: str, settings: dict[str, Any]) -> Any:
+    """The scaled, weighted feature matrix a clustering used (for the PCA view)."""
+    store = get_store()
+    prepared = _prepared(str(store.path), data_version(store), level, bucket, measure, tuple(settings["features"]),
+                         settings.get("log", "auto"), settings.get("cap_percentile", 99.0))
+    return prepared.reweight(settings.get("weights"))[0]
+
+
+@st.cache_data(max_entries=8, ttl=CACHE_TTL, show_spinner=False)
+def _bootstrap(db_path: str, version: str, level: str, bucket: str, measure: str, settings: dict[str, Any]) -> pd.DataFrame:
+    return _segmenter(db_path, version, level, bucket, measure, settings).bootstrap(n_resamples=20)
+
+
+def bootstrap_stability(level: str, bucket: str, measure: str, settings: dict[str, Any]) -> pd.DataFrame:
+    """Bootstrap Jaccard per segment with its reading (20 resamples; cached)."""
+    store = get_store()
+    return _bootstrap(str(store.path), data_version(store), level, bucket, measure, settings)
+
+
+@st.cache_data(max_entries=8, ttl=CACHE_TTL, show_spinner=False)
+def _windows(db_path: str, version: str, level: str, bucket: str, measure: str, settings: dict[str, Any],
+             k: int | None) -> Any:
+    from core.classify import MEASURE_COLUMNS
+    from core.segment import compare_windows
+    from core.segment_items import window_items
+
+    first, second = window_items(_open_store(db_path), level, bucket, measure)
+    engine = {name: value for name, value in settings.items() if name != "k"}
+    return compare_windows(first, second, k=k, measure=MEASURE_COLUMNS[measure], **engine)
+
+
+def window_stability(level: str, bucket: str, measure: str, settings: dict[str, Any], k: int | None) -> Any:
+    """The same settings on the first and second half of the history: ARI and migration (cached).
+
+    ``k``: the result's segment count, fixed so the two halves are comparable (None for HDBSCAN).
+    """
+    store = get_store()
+    return _windows(str(store.path), data_version(store), level, bucket, measure, settings, k)
+
+
+def save_segmentation(result: Any, level: str, bucket: str, measure: str, note: str | None = None) -> int:
+    """Save the page's result (with its renames) as a draft version; returns the version id.
+
+    Fingerprinted on the database contents and settings, as `core.versions.run_segmentation`
+    does, so `is_current` can tell later whether the data changed.
+    """
+    import copy
+    import os
+
+    from core.versions import database_fingerprint, save_version
+
+    store = get_store()
+    saved = copy.copy(result)
+    saved.parameters = {**result.parameters, "items": {"level": level, "bucket": bucket, "abc_measure": measure}}
+    saved.fingerprint = database_fingerprint(store, saved.parameters)
+    return save_version(store, saved, level, bucket, os.environ.get("USER"), note=note or None)
+
+
+def saved_versions(level: str | None = None) -> pd.DataFrame:
+    """Saved versions, newest first (not cached: a save shows at once)."""
+    from core.versions import list_versions
+
+    return list_versions(get_store(), level)
+
+
+@st.cache_data(max_entries=8, ttl=CACHE_TTL, show_spinner=False)
+def _version(db_path: str, version_id: int) -> Any:
+    from core.versions import load_version
+
+    return load_version(_open_store(db_path), version_id)
+
+
+def saved_version(version_id: int) -> Any:
+    """A saved version with its result (cached per id: versions are not changed by the pages)."""
+    return _version(str(get_store().path), int(version_id))
+
+
+def version_is_current(version_id: int) -> bool:
+    from core.versions import is_current
+
+    return is_current(get_store(), int(version_id))
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _surrogate(db_path: str, version: str, source: str, level: str, bucket: str, measure: str,
+               features: tuple[str, ...] | None, _assignments: pd.DataFrame) -> Any:
+    from core.explain import fit_surrogate
+
+    items = _segmentation_items(db_path, version, level, bucket, measure)
+    return fit_surrogate(items, _assignments, list(features) if features else None, seed=0)
+
+
+def surrogate(source: str, level: str, bucket: str, measure: str, features: list[str] | None,
+              assignments: pd.DataFrame) -> Any:
+    """The surrogate model of one segmentation (``source`` names it: a version id or the live
+    result's fingerprint), cached per process."""
+    store = get_store()
+    return _surrogate(str(store.path), data_version(store), source, level, bucket, measure,
+                      tuple(features) if features else None, assignments)
+
+
+@st.cache_data(max_entries=8, ttl=CACHE_TTL, show_spinner=False)
+def _global_explanations(db_path: str, version: str, source: str, level: str, bucket: str, measure: str,
+                         sample: int, _surrogate: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    from core.explain import beeswarm_data, segment_importance
+
+    items = _segmentation_items(db_path, version, level, bucket, measure)
+    return (segment_importance(_surrogate, items, sample=sample, seed=0),
+            beeswarm_data(_surrogate, items, sample=sample, seed=0))
+
+
+def global_explanations(source: str, level: str, bucket: str, measure: str, sample: int,
+                        fitted: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """SHAP importance per segment and beeswarm points, from a seeded sample of ``sample`` items."""
+    store = get_store()
+    return _global_explanations(str(store.path), data_version(store), source, level, bucket, measure, sample, fitted)
