@@ -236,23 +236,21 @@ def save_version(store: Store, result: SegmentationResult, level: str, bucket: s
              _dumps(record["log_features"]), note],
         ).fetchone()[0]
         # One INSERT ... SELECT per table from registered frames: DuckDB reads the columns in bulk.
+        # The views live on this transaction's cursor and go when it closes (an aborted
+        # transaction refuses even an unregister, which would hide the real error).
         cur.register("staged_assignments", staged)
         cur.register("staged_profiles", profiles)
         cur.register("staged_k_scan", k_scan)
-        try:
-            cur.execute(
-                f"""INSERT INTO segment_assignments
-                    SELECT ?, item_position, {key_select}, CAST(segment AS VARCHAR), CAST(segment_label AS VARCHAR),
-                           distance_own, distance_next, boundary_margin
-                    FROM staged_assignments""",
-                [version_id],
-            )
-            cur.execute("INSERT INTO segment_profiles SELECT ?, segment_position, segment, profile FROM staged_profiles",
-                        [version_id])
-            cur.execute("INSERT INTO segment_k_scan SELECT ?, k, metrics FROM staged_k_scan", [version_id])
-        finally:
-            for view in ("staged_assignments", "staged_profiles", "staged_k_scan"):
-                cur.unregister(view)
+        cur.execute(
+            f"""INSERT INTO segment_assignments
+                SELECT ?, item_position, {key_select}, CAST(segment AS VARCHAR), CAST(segment_label AS VARCHAR),
+                       distance_own, distance_next, boundary_margin
+                FROM staged_assignments""",
+            [version_id],
+        )
+        cur.execute("INSERT INTO segment_profiles SELECT ?, segment_position, segment, profile FROM staged_profiles",
+                    [version_id])
+        cur.execute("INSERT INTO segment_k_scan SELECT ?, k, metrics FROM staged_k_scan", [version_id])
         cur.execute("INSERT INTO segment_version_events VALUES (?, ?, ?, 'created', ?)",
                     [version_id, now, user, _dumps({"method": result.method, "k": int(result.k)})])
     return int(version_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import shutil
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -203,7 +204,7 @@ def test_failed_save_leaves_no_partial_version(tiny, monkeypatch):
     broken = result.assignments.copy()
     broken["segment_label"] = None  # NOT NULL in segment_assignments: the INSERT fails half way
     result.assignments = broken
-    with pytest.raises(Exception):  # noqa: B017 - DuckDB's constraint error; what matters is nothing stays
+    with pytest.raises(duckdb.ConstraintException, match="segment_label"):
         save_version(tiny, result, "product", "week")
     assert list_versions(tiny)["version_id"].tolist() == [saved.version_id]
     counts = tiny.cursor().execute(
