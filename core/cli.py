@@ -430,6 +430,32 @@ def assignments(
 
 
 @app.command()
+def explain(
+    ctx: typer.Context,
+    version: Annotated[int, typer.Option("--version", help="Segmentation version id (see `segplan versions`).")],
+    out: OutOption,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the surrogate model and its train/test split.")] = 0,
+    db: DbOption = None,
+) -> None:
+    """Per item, the SHAP value of each feature for its own segment and the base value (log-odds)."""
+
+    def body() -> None:
+        from core.explain import explain_items
+        from core.explain_version import explain_version
+
+        with _open_store(ctx, db) as store:
+            explained = explain_version(store, version, seed=seed)
+            frame = explain_items(explained.surrogate, explained.items, own_segment_only=True)
+        _write_csv(frame, out)
+        typer.echo(f"{len(frame)} items of version {version} explained to {out} "
+                   f"(surrogate fidelity on held-out items: {explained.surrogate.fidelity:.1%})")
+        if not explained.data_is_current:
+            typer.echo("note: the data changed since this version was saved; current items were explained", err=True)
+
+    _run(body)
+
+
+@app.command()
 def versions(
     ctx: typer.Context,
     level: Annotated[Optional[str], typer.Option("--level", help="Only versions of this level.")] = None,
