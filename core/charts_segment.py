@@ -32,6 +32,15 @@ UNCLASSIFIED_COLOUR = "#c9c9c9"
 SHARE_NAMES = {"items": "items", "volume": "volume (quantity)", "revenue": "revenue"}
 
 
+def readable_number(value: float) -> str:
+    """A value as a planner reads it: 202,900 rather than 2.029e+05; 0.403 for small ones."""
+    if value is None or pd.isna(value):
+        return "missing"
+    if abs(value) >= 1_000:
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
+
+
 def _title(text: str, subtitle: str | None = None) -> alt.TitleParams:
     return alt.TitleParams(text=text, subtitle=subtitle or "", anchor="start")
 
@@ -77,28 +86,28 @@ def segment_shares(assignments: pd.DataFrame, items: pd.DataFrame, keys: Sequenc
     return grouped
 
 
-def segment_sizes_chart(shares: pd.DataFrame, item_label: str = "items") -> alt.Chart:
-    """Grouped bars: each segment's share of the items, the volume and the revenue."""
-    order = shares["segment_label"].astype(str).tolist()
-    long = shares.melt(id_vars=["segment_label"], value_vars=["items_share", "volume_share", "revenue_share"],
-                       var_name="share_of", value_name="share")
-    long["share_of"] = long["share_of"].str.removesuffix("_share").map(SHARE_NAMES)
-    long["share_of"] = long["share_of"].str.replace("items", item_label)
-    kinds = [item_label, SHARE_NAMES["volume"], SHARE_NAMES["revenue"]]
-    return (
-        alt.Chart(long, title=_title("Segment sizes", f"share of the {item_label}, the volume and the revenue in each segment"))
-        .mark_bar()
-        .encode(
-            y=alt.Y("segment_label:N", title="segment", sort=order),
-            yOffset=alt.YOffset("share_of:N", sort=kinds),
-            x=alt.X("share:Q", title="share of total (%)", axis=alt.Axis(format="%")),
-            color=alt.Color("share_of:N", title="share of", sort=kinds,
-                            scale=alt.Scale(domain=kinds, range=["#9aa4b1", "#f0a32f", "#1f6feb"])),
-            tooltip=[alt.Tooltip("segment_label:N", title="segment"), alt.Tooltip("share_of:N", title="share of"),
-                     alt.Tooltip("share:Q", title="share", format=".1%")],
-        )
-        .properties(height=max(160, 60 * len(order)))
+def segment_sizes_chart(shares: pd.DataFrame, item_label: str = "items") -> go.Figure:
+    """Grouped horizontal bars: each segment's share of the items, the volume and the revenue."""
+    import plotly.graph_objects as go
+
+    kinds = (("items_share", item_label, "#9aa4b1"), ("volume_share", SHARE_NAMES["volume"], "#f0a32f"),
+             ("revenue_share", SHARE_NAMES["revenue"], "#1f6feb"))
+    labels = shares["segment_label"].astype(str).tolist()
+    figure = go.Figure()
+    for column, name, colour in kinds:
+        figure.add_trace(go.Bar(
+            y=labels, x=shares[column], name=name, orientation="h", marker_color=colour,
+            text=[f"{v:.0%}" for v in shares[column]], textposition="outside", cliponaxis=False,
+            hovertemplate=f"%{{y}}<br>{name}: %{{x:.1%}}<extra></extra>",
+        ))
+    figure.update_layout(
+        title={"text": f"Segment sizes<br><sup>share of the {item_label}, the volume and the revenue in each segment</sup>"},
+        barmode="group", height=max(300, 75 * len(labels) + 150), legend_title_text="share of",
+        legend={"orientation": "h", "y": -0.2}, margin={"l": 10, "r": 30, "t": 70, "b": 10},
     )
+    figure.update_xaxes(title_text="share of total (%)", tickformat=".0%", rangemode="tozero")
+    figure.update_yaxes(title_text="segment", autorange="reversed", automargin=True)
+    return figure
 
 
 # -- k scan ---------------------------------------------------------------------------------
@@ -126,7 +135,7 @@ def k_scan_chart(k_scan: pd.DataFrame, chosen_k: int | None) -> alt.HConcatChart
         if chosen_k is not None:
             layers.append(alt.Chart(pd.DataFrame({"k": [chosen_k]})).mark_rule(color="#cf222e", strokeDash=[4, 3])
                           .encode(x="k:O"))
-        panels.append(alt.layer(*layers).properties(width=230, height=200))
+        panels.append(alt.layer(*layers).properties(width=190, height=200))
     subtitle = f"k = {chosen_k} chosen (best silhouette), marked in red" if chosen_k is not None else ""
     return alt.hconcat(*panels, title=_title("Scan of the number of segments", subtitle))
 
@@ -232,7 +241,8 @@ def profile_heatmap(ratios: pd.DataFrame, units: Mapping[str, str] | None = None
                  alt.Tooltip("ratio:Q", format=",.3~g")],
     )
     text = base.mark_text(fontSize=11).encode(text="ratio_text:N")
-    return alt.layer(cells, text).properties(title=title, height=max(140, 42 * len(order)))
+    # The height holds title, rotated feature names and axis titles too (Streamlit fits charts with padding).
+    return alt.layer(cells, text).properties(title=title, height=220 + 48 * len(order))
 
 
 # -- ABC x XYZ ------------------------------------------------------------------------------
@@ -268,7 +278,7 @@ def nine_box_heatmap(crosstab: pd.DataFrame, order: Sequence[str], item_label: s
         text=alt.Text("items:Q", format=","),
         color=alt.condition("datum.share_of_segment > 0.5", alt.value("white"), alt.value("black")),
     )
-    return alt.layer(rect, text).properties(title=title, height=max(140, 42 * len(order)))
+    return alt.layer(rect, text).properties(title=title, height=220 + 48 * len(order))
 
 
 # -- explanations ---------------------------------------------------------------------------
@@ -291,7 +301,7 @@ def shap_bar(importance: pd.DataFrame, segment_label: str, top: int = TOP_FEATUR
             tooltip=[alt.Tooltip("feature:N"), alt.Tooltip("mean_abs_shap:Q", title="mean |SHAP|", format=".3f"),
                      alt.Tooltip("mean_shap_members:Q", title="mean SHAP of members", format="+.3f")],
         )
-        .properties(height=max(160, 26 * len(frame)))
+        .properties(height=130 + 30 * len(frame))  # the height holds the title and axes too
     )
 
 
@@ -314,7 +324,7 @@ def beeswarm(data: pd.DataFrame, segment_label: str, features: Sequence[str] | N
     y = frame["feature"].map(row).to_numpy(dtype=float) + rng.uniform(-0.3, 0.3, len(frame))
     figure = go.Figure(go.Scattergl(
         x=frame["shap_value"], y=y, mode="markers",
-        text=frame["feature"] + " = " + frame["feature_value"].map(lambda v: f"{v:,.4g}"),
+        text=frame["feature"] + " = " + frame["feature_value"].map(readable_number),
         marker={"color": frame["feature_value_scaled"], "colorscale": "RdBu", "reversescale": True, "cmin": 0, "cmax": 1,
                 "size": 5, "opacity": 0.7,
                 "colorbar": {"title": {"text": "feature value"}, "tickvals": [0, 1], "ticktext": ["low", "high"]}},
@@ -343,7 +353,7 @@ def waterfall(contributions: pd.DataFrame, base_value: float, model_output: floa
 
     def name(row: pd.Series) -> str:
         value = row["feature_value"]
-        shown = "missing" if pd.isna(value) else f"{value:,.4g}"
+        shown = readable_number(value)
         unit = units.get(str(row["feature"]), "")
         return f"{row['feature']} = {shown}" + (f" {unit}" if unit and not pd.isna(value) else "")
 

@@ -165,10 +165,10 @@ metrics[4].metric("Unclassified", f"{int(result.metrics.get('unclassified_items'
 # -- sizes and 2-D view -------------------------------------------------------------------
 shares = charts.segment_shares(result.assignments, items, keys)
 sizes_column, view_column = st.columns(2)
-sizes_column.altair_chart(charts.segment_sizes_chart(shares, item_label=items_name), width="stretch")
+sizes_column.plotly_chart(charts.segment_sizes_chart(shares, item_label=items_name), width="stretch")
 with view_column:
     numeric = [n for n in names if n in items.columns]
-    pick_view, pick_x, pick_y, pick_log = st.columns([2, 2, 2, 1])
+    pick_view, pick_x, pick_y, pick_log = st.columns([2, 2, 2, 1.4], vertical_alignment="bottom")
     view = pick_view.radio("2-D view", ["pca", "features"], key="seg_view", persist_state="session", horizontal=True,
                            format_func={"pca": "PCA", "features": "two features"}.get,
                            disabled=not clustering)
@@ -256,6 +256,7 @@ if clustering:
         if jaccard is not None:
             boot_column.dataframe(jaccard.assign(segment_label=jaccard["segment"].map(result.label_of)),
                                   hide_index=True, column_config={
+                "segment": None,
                 "segment_label": st.column_config.TextColumn("segment"),
                 "jaccard_mean": st.column_config.ProgressColumn("mean Jaccard", min_value=0.0, max_value=1.0, format="%.2f"),
                 "dissolved_share": st.column_config.NumberColumn("dissolved in", format="percent"),

@@ -36,10 +36,11 @@ def test_segment_shares_count_items_volume_and_revenue_with_returns_as_zero(fram
 
 def test_segment_sizes_chart_has_title_and_share_axis(frames):
     _, assignments, items = frames
-    chart = spec(cs.segment_sizes_chart(cs.segment_shares(assignments, items, ["product_id"]), item_label="products"))
-    assert chart["title"]["text"] == "Segment sizes"
-    assert chart["encoding"]["x"]["title"] == "share of total (%)"
-    assert chart["encoding"]["color"]["scale"]["domain"] == ["products", "volume (quantity)", "revenue"]
+    figure = cs.segment_sizes_chart(cs.segment_shares(assignments, items, ["product_id"]), item_label="products")
+    assert figure.layout.title.text.startswith("Segment sizes")
+    assert figure.layout.xaxis.title.text == "share of total (%)"
+    assert [trace.name for trace in figure.data] == ["products", "volume (quantity)", "revenue"]
+    assert list(figure.data[2].x) == pytest.approx([0.6, 0.2, 0.2])
 
 
 def test_k_scan_chart_has_four_panels_and_marks_the_chosen_k():
@@ -148,3 +149,9 @@ def test_segment_colours_are_stable_and_unclassified_is_grey():
     colours = cs.segment_colours(["A", "unclassified", "B"])
     assert colours["unclassified"] == cs.UNCLASSIFIED_COLOUR
     assert colours["A"] == cs.SEGMENT_COLOURS[0] and colours["B"] == cs.SEGMENT_COLOURS[1]
+
+
+def test_readable_numbers_avoid_scientific_notation():
+    assert cs.readable_number(202_900.4) == "202,900"
+    assert cs.readable_number(0.40321) == "0.403"
+    assert cs.readable_number(float("nan")) == "missing"

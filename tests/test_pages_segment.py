@@ -108,7 +108,8 @@ def test_segment_page_shows_sizes_profiles_views_and_the_k_scan_when_auto(tiny_d
     assert shown["Products"] == "60"
     assert int(shown["Segments"]) >= 2
     titles = chart_titles(at)
-    for title in ("Segment sizes", "Segment profiles against the overall median", "Segments against ABC x XYZ",
+    assert any(t.startswith("Segment sizes") for t in titles)
+    for title in ("Segment profiles against the overall median", "Segments against ABC x XYZ",
                   "Scan of the number of segments"):
         assert title in titles, titles
     assert any(t.startswith("Items by segment") for t in titles)
