@@ -103,7 +103,7 @@ def segment_sizes_chart(shares: pd.DataFrame, item_label: str = "items") -> go.F
     figure.update_layout(
         title={"text": f"Segment sizes<br><sup>share of the {item_label}, the volume and the revenue in each segment</sup>"},
         barmode="group", height=max(300, 75 * len(labels) + 150), legend_title_text="share of",
-        legend={"orientation": "h", "y": -0.2}, margin={"l": 10, "r": 30, "t": 70, "b": 10},
+        margin={"l": 10, "r": 30, "t": 70, "b": 10},
     )
     figure.update_xaxes(title_text="share of total (%)", tickformat=".0%", rangemode="tozero")
     figure.update_yaxes(title_text="segment", autorange="reversed", automargin=True)
@@ -228,8 +228,8 @@ def profile_heatmap(ratios: pd.DataFrame, units: Mapping[str, str] | None = None
     title = _title("Segment profiles against the overall median",
                    "segment median ÷ median of all items; ×1 = typical, red = higher, blue = lower")
     base = alt.Chart(frame).encode(
-        x=alt.X("feature:N", title="feature", sort=features, axis=alt.Axis(labelAngle=-40)),
-        y=alt.Y("segment_label:N", title="segment", sort=order),
+        x=alt.X("feature:N", title="feature", sort=features, axis=alt.Axis(labelAngle=-40, labelOverlap=False)),
+        y=alt.Y("segment_label:N", title="segment", sort=order, axis=alt.Axis(labelLimit=260)),
     )
     cells = base.mark_rect().encode(
         color=alt.Color("log2_ratio:Q", title="ratio to overall median",
@@ -265,7 +265,7 @@ def nine_box_heatmap(crosstab: pd.DataFrame, order: Sequence[str], item_label: s
     base = alt.Chart(crosstab).encode(
         x=alt.X("cell:N", title="ABC x XYZ class (A = largest share, X = steadiest demand)", sort=cells,
                 axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("segment_label:N", title="segment", sort=list(order)),
+        y=alt.Y("segment_label:N", title="segment", sort=list(order), axis=alt.Axis(labelLimit=260)),
     )
     rect = base.mark_rect().encode(
         color=alt.Color("share_of_segment:Q", title="share of segment", scale=alt.Scale(scheme="blues"),

@@ -115,7 +115,9 @@ swarm_column.plotly_chart(charts.beeswarm(swarm, chosen_label), width="stretch")
 # -- one item -------------------------------------------------------------------------------
 st.subheader("Why is this item in its segment?")
 assigned = result.assignments
-item_keys = assigned[keys].astype(str).agg(" | ".join, axis=1)
+item_keys = assigned[keys[0]].astype(str)
+for column in keys[1:]:
+    item_keys = item_keys + " | " + assigned[column].astype(str)
 search_column, pick_column = st.columns([1, 2])
 search = search_column.text_input("Search an item (part of its key)", key="explain_search",
                                   placeholder="e.g. SKU-10001")

@@ -365,10 +365,17 @@ def saved_version(version_id: int) -> Any:
     return _version(str(get_store().path), int(version_id))
 
 
-def version_is_current(version_id: int) -> bool:
+@st.cache_data(max_entries=CACHE_ENTRIES, ttl=CACHE_TTL, show_spinner=False)
+def _is_current(db_path: str, version: str, version_id: int) -> bool:
     from core.versions import is_current
 
-    return is_current(get_store(), int(version_id))
+    return is_current(_open_store(db_path), version_id)
+
+
+def version_is_current(version_id: int) -> bool:
+    """Whether a saved version still matches the data (hashes every row: cached per data version)."""
+    store = get_store()
+    return _is_current(str(store.path), data_version(store), int(version_id))
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
