@@ -105,7 +105,9 @@ def segment_sizes_chart(shares: pd.DataFrame, item_label: str = "items") -> go.F
         barmode="group", height=max(300, 75 * len(labels) + 150), legend_title_text="share of",
         margin={"l": 10, "r": 30, "t": 70, "b": 10},
     )
-    figure.update_xaxes(title_text="share of total (%)", tickformat=".0%", rangemode="tozero")
+    largest = float(np.nanmax(shares[[k for k, _, _ in kinds]].to_numpy())) if len(shares) else 1.0
+    # Room right of the longest bar for its label.
+    figure.update_xaxes(title_text="share of total (%)", tickformat=".0%", range=[0, max(largest, 0.01) * 1.15])
     figure.update_yaxes(title_text="segment", autorange="reversed", automargin=True)
     return figure
 

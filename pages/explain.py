@@ -107,7 +107,7 @@ sampled = int(importance["items_sampled"].iloc[0]) if len(importance) else 0
 st.caption(f"Global views from a sample of {sampled:,} of {len(items):,} {items_name} (stratified by segment, "
            "seeded); single items below are explained exactly.")
 labels = [fitted.label_of(s) for s in fitted.classes]
-chosen_label = st.selectbox("Segment", labels, key=f"explain_segment:{source_key}")
+chosen_label = st.columns([1, 1])[0].selectbox("Segment", labels, key=f"explain_segment:{source_key}")
 bar_column, swarm_column = st.columns(2)
 bar_column.altair_chart(charts.shap_bar(importance, chosen_label), width="stretch")
 swarm_column.plotly_chart(charts.beeswarm(swarm, chosen_label), width="stretch")
