@@ -19,7 +19,7 @@ Inputs
 
 References
     Balinski, M.L., Young, H.P. Fair Representation: Meeting the Ideal of One Man, One Vote,
-    2nd ed., Brookings 2001, chapter 2 (Hamilton's method of largest remainders).
+    2nd ed., Brookings 2001 (Hamilton's method of largest remainders).
 """
 
 from __future__ import annotations

@@ -13,26 +13,36 @@ Units
     months (used for annual demand in the EOQ).
 
 Formulas (normal demand, backorders)
+    Sources are cited by chapter and section title: Chopra & Meindl (C&M), *Supply Chain
+    Management*, 6th ed., chapter 12 "Managing uncertainty in a supply chain: safety
+    inventory" and chapter 11 on cycle inventory; Silver, Pyke & Thomas (SPT), *Inventory and
+    Production Management in Supply Chains*, 4th ed., chapter 6 and Appendix B. Only C&M's
+    eq. 12.3 (ss = ROP - D x L) is quoted by number (checked); the other equation numbers of
+    these editions were not at hand, so none is guessed.
+
     * Demand over the protection period P = L + R buckets (R = 0 for continuous review):
-      sigma_P = sqrt(P * sigma_d^2 + d^2 * sigma_L^2). Chopra & Meindl, *Supply Chain
-      Management*, 6th ed., eq. 12.14 (for L; the review period is fixed, so it adds to the mean
-      only: Silver, Pyke & Thomas, *Inventory and Production Management in Supply Chains*, 4th
-      ed., section 6.7.1, (R, S) system: protection over R + L).
+      sigma_P = sqrt(P * sigma_d^2 + d^2 * sigma_L^2) (C&M ch. 12, "Impact of supply
+      uncertainty on safety inventory"). The review period is fixed, so it adds to the mean
+      protection time only (SPT ch. 6, the (R, S) system protects over R + L; C&M ch. 12,
+      periodic review).
     * Safety stock = z * sigma_P; reorder point (continuous review) or order-up-to level
-      (periodic review) = d * P + safety stock (Chopra & Meindl eq. 12.3 / 12.18).
-    * Cycle service level target: z = Phi^-1(CSL) (Chopra & Meindl eq. 12.7).
+      (periodic review) = d * P + safety stock (C&M eq. 12.3 and the periodic-review section).
+    * Cycle service level target: z = Phi^-1(CSL) (C&M ch. 12, "Evaluating required safety
+      inventory given a desired cycle service level").
     * Fill-rate target beta: z solves sigma_P * G(z) = (1 - beta) * Q with the standard normal
-      loss function G(z) = phi(z) - z (1 - Phi(z)) (Silver, Pyke & Thomas 4th ed. eq. 6.17 and
-      Appendix B; Chopra & Meindl eq. 12.6 and 12.9: ESC = sigma_L G(ss / sigma_L)). G is
-      strictly decreasing, so a fixed-count vectorised bisection solves all items at once.
-    * Expected fill rate = 1 - sigma_P G(z) / Q (Chopra & Meindl eq. 12.8).
+      loss function G(z) = phi(z) - z (1 - Phi(z)) (SPT ch. 6, B2 service in an (s, Q) system,
+      and Appendix B; C&M ch. 12: ESC = -ss[1 - F_S(ss/sigma_L)] + sigma_L f_S(ss/sigma_L) =
+      sigma_L G(ss / sigma_L)). G is strictly decreasing, so a fixed-count vectorised
+      bisection solves all items at once.
+    * Expected fill rate = 1 - sigma_P G(z) / Q = 1 - ESC / Q (C&M ch. 12, "Evaluating fill
+      rate given a replenishment policy").
     * Order quantity: continuous review, EOQ = sqrt(2 D S / (h c)) with D annual demand, S
-      ordering cost per order, h annual holding rate and c unit cost (Chopra & Meindl eq. 11.5)
-      when S and h are given and c is known; otherwise ``fallback_cover_buckets`` buckets of mean
-      demand. Periodic review: d * R, the mean order an (R, S) system places (Silver, Pyke &
-      Thomas section 6.7). Either is raised to the item's ``moq`` when it has one.
+      ordering cost per order, h annual holding rate and c unit cost (C&M ch. 11, economic
+      order quantity) when S and h are given and c is known; otherwise
+      ``fallback_cover_buckets`` buckets of mean demand. Periodic review: d * R, the mean order
+      an (R, S) system places (SPT ch. 6). Either is raised to the item's ``moq`` when it has one.
     * Inventory investment: safety stock value = safety stock * c, cycle stock value = Q / 2 * c
-      (Chopra & Meindl section 11.1: average cycle inventory Q / 2).
+      (C&M ch. 11: average cycle inventory Q / 2).
 
 Strategies
     make-to-stock: the formulas above. assemble-to-order: the data model has no bill of
@@ -46,7 +56,7 @@ References
     Pearson 2016, chapters 11-12. Silver, E.A., Pyke, D.F., Thomas, D.J. Inventory and
     Production Management in Supply Chains, 4th ed., CRC Press 2017, chapter 6 and Appendix B.
     Syntetos, A.A., Boylan, J.E., Croston, J.D. (2005), JORS 56(5), 495-503 (forecast method
-    by demand pattern).
+    by demand pattern, as in `core.forecast`).
 """
 
 from __future__ import annotations
@@ -58,6 +68,8 @@ import numpy as np
 import pandas as pd
 
 from core.errors import SegplanError
+from core.forecast import AUTO_METHODS
+from core.forecast import METHODS as FORECAST_METHOD_NAMES
 __all__ = [
     "BUCKET_DAYS", "BUCKETS_PER_YEAR", "DEFAULT_CURVE_LEVELS", "FORECAST_METHODS", "INVENTORY_STRATEGIES",
     "SERVICE_LEVEL_TYPES", "SegmentPolicy", "compare_policy_sets", "default_policies", "expected_fill_rate",
@@ -84,12 +96,11 @@ _KEY_CANDIDATES = ("customer_id", "product_id")
 
 SERVICE_LEVEL_TYPES = ("cycle_service_level", "fill_rate")
 INVENTORY_STRATEGIES = ("make_to_stock", "assemble_to_order", "make_to_order")
-#: "auto" picks by demand pattern (`forecast_method_for`)
-FORECAST_METHODS = ("auto", "moving_average", "exponential_smoothing", "croston", "sba")
-#: Syntetos, Boylan & Croston (2005) find SBA best in the erratic, intermittent and lumpy
-#: quadrants; smooth demand gets simple exponential smoothing; no demand a moving average (0).
-PATTERN_FORECAST_METHOD = {"smooth": "exponential_smoothing", "erratic": "sba", "intermittent": "sba",
-                           "lumpy": "sba", "no_demand": "moving_average"}
+#: the forecasting step's methods ("auto" picks by demand pattern), shared with `core.forecast`
+FORECAST_METHODS = FORECAST_METHOD_NAMES
+#: "auto" by SBC demand pattern, as `core.forecast` resolves it (smooth may become Holt-Winters
+#: there when the history is seasonal)
+PATTERN_FORECAST_METHOD = AUTO_METHODS
 
 #: Default target cycle service level per ABC x XYZ cell: value (A > B > C) buys service,
 #: variability (X > Y > Z) makes each point of service dearer, so it is relaxed.
@@ -208,9 +219,10 @@ def default_policies(segments: pd.DataFrame | Sequence[str]) -> list[SegmentPoli
 
 
 def forecast_method_for(method: np.ndarray | str, demand_pattern: np.ndarray | None) -> np.ndarray:
-    """The policy's forecast method, "auto" resolved by the item's demand pattern
-    (PATTERN_FORECAST_METHOD, after Syntetos, Boylan & Croston 2005); "auto" without a known
-    pattern stays "auto" for the forecasting step to decide."""
+    """The policy's forecast method, "auto" resolved by the item's demand pattern as
+    `core.forecast` does (PATTERN_FORECAST_METHOD, after Syntetos, Boylan & Croston 2005; a
+    seasonal smooth item may still get Holt-Winters there); "auto" without a known pattern stays
+    "auto" for the forecasting step to decide."""
     method = np.asarray(method, dtype=object)
     if demand_pattern is None:
         return method
@@ -224,8 +236,8 @@ def forecast_method_for(method: np.ndarray | str, demand_pattern: np.ndarray | N
 
 def loss_function(z: np.ndarray | float) -> np.ndarray:
     """Standard normal loss function G(z) = phi(z) - z (1 - Phi(z)), the expected shortfall of a
-    standard normal beyond z (Silver, Pyke & Thomas 4th ed., Appendix B, eq. B.5; Chopra & Meindl
-    6th ed. eq. 12.6 with ss / sigma_L = z). ``1 - Phi(z)`` is taken as Phi(-z) so large z keep
+    standard normal beyond z (Silver, Pyke & Thomas 4th ed., Appendix B; Chopra & Meindl 6th ed.
+    ch. 12, ESC with ss / sigma_L = z). ``1 - Phi(z)`` is taken as Phi(-z) so large z keep
     their precision."""
     from scipy.special import ndtr
 
@@ -257,7 +269,7 @@ def safety_stock(z: np.ndarray | float, demand_mean: np.ndarray | float, demand_
                  lead_time: np.ndarray | float, lead_time_std: np.ndarray | float = 0.0,
                  review_period: np.ndarray | float = 0.0) -> np.ndarray:
     """z * sqrt((L + R) sigma_d^2 + d^2 sigma_L^2), all in one time unit (Chopra & Meindl 6th ed.
-    eq. 12.14; R per Silver, Pyke & Thomas 4th ed. section 6.7.1)."""
+    ch. 12, impact of supply uncertainty; R per Silver, Pyke & Thomas 4th ed. ch. 6, (R, S))."""
     return np.asarray(z, dtype=float) * _sigma_protection(demand_mean, demand_std, lead_time, lead_time_std,
                                                            review_period)
 
@@ -290,7 +302,7 @@ def safety_factor(service_level: np.ndarray | float, service_level_type: np.ndar
 
 def expected_fill_rate(z: np.ndarray | float, sigma_protection: np.ndarray | float,
                        order_quantity: np.ndarray | float) -> np.ndarray:
-    """1 - sigma_P G(z) / Q, clipped to [0, 1]; NaN when Q = 0 (Chopra & Meindl 6th ed. eq. 12.8)."""
+    """1 - sigma_P G(z) / Q, clipped to [0, 1]; NaN when Q = 0 (Chopra & Meindl 6th ed. ch. 12, fill rate)."""
     q = np.asarray(order_quantity, dtype=float)
     shortage = np.asarray(sigma_protection, dtype=float) * loss_function(z)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -300,7 +312,7 @@ def expected_fill_rate(z: np.ndarray | float, sigma_protection: np.ndarray | flo
 
 def economic_order_quantity(annual_demand: np.ndarray | float, ordering_cost: float, holding_rate: float,
                             unit_cost: np.ndarray | float) -> np.ndarray:
-    """sqrt(2 D S / (h c)) (Chopra & Meindl 6th ed. eq. 11.5); NaN where c is unknown or not positive."""
+    """sqrt(2 D S / (h c)) (Chopra & Meindl 6th ed. ch. 11, EOQ); NaN where c is unknown or not positive."""
     c = np.asarray(unit_cost, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         q = np.sqrt(2.0 * np.asarray(annual_demand, dtype=float) * ordering_cost / (holding_rate * c))

@@ -28,7 +28,7 @@ def stock_of(**available) -> pd.DataFrame:
 
 
 def test_hamilton_hare_quota_published_example():
-    """Largest remainder method, Wikipedia 'Largest remainder method', Hare quota example: 10 seats
+    """en.wikipedia.org/wiki/Largest_remainder_method, Hare quota example: 10 seats
     for votes 47,000 / 16,000 / 15,800 / 12,000 / 6,100 / 3,100 give 5 / 2 / 1 / 1 / 1 / 0 (quotas
     4.70, 1.60, 1.58, 1.20, 0.61, 0.31; the three spare seats go to .70, .61, .60). Ordered
     quantities play the votes, the 10 units the seats."""

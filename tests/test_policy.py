@@ -66,14 +66,16 @@ def test_loss_function_inverse_is_vectorised_and_keeps_nan():
     assert np.isnan(loss_function_inverse(targets)[2])
 
 
-# --- Chopra & Meindl, Supply Chain Management 6th ed., chapter 12 (B&M / Walmart phones) ----------
-# Weekly demand normal, mean 2,500, sd 500; lead time 2 weeks; lot size 10,000; reorder point 6,000.
+# --- Chopra & Meindl, Supply Chain Management 6th ed., chapter 12, B&M Office Supplies phones -------
+# Example 12-1 (inputs checked at phantran.net/?p=26417, a reproduction of the chapter): weekly
+# demand normal, mean 2,500, sd 500; lead time 2 weeks; lot size 10,000; reorder point 6,000.
+# The examples that continue it are named by title: their numbers in the edition were not checked.
 
 SIGMA_L = np.sqrt(2.0) * 500.0  # 707
 
 
 def test_chopra_meindl_fill_rate_given_policy():
-    """Chopra & Meindl 6th ed. Example 12-3 (evaluating fill rate given a replenishment policy):
+    """Chopra & Meindl 6th ed. ch. 12, example "evaluating fill rate given a replenishment policy":
     ss = 6,000 - 2 x 2,500 = 1,000, sigma_L = 707, ESC = 25.13, fill rate = 1 - 25.13 / 10,000 = 0.9975."""
     ss = 6000.0 - 2 * 2500.0
     esc = SIGMA_L * loss_function(ss / SIGMA_L)
@@ -82,7 +84,7 @@ def test_chopra_meindl_fill_rate_given_policy():
 
 
 def test_chopra_meindl_safety_inventory_given_fill_rate():
-    """Chopra & Meindl 6th ed. Example 12-5 (safety inventory given a desired fill rate 0.975,
+    """Chopra & Meindl 6th ed. ch. 12, example "evaluating safety inventory given a desired fill rate" (0.975,
     Q = 10,000): ESC = (1 - 0.975) x 10,000 = 250, ss = 67 (to the unit)."""
     z = safety_factor(0.975, "fill_rate", SIGMA_L, 10_000.0)
     assert round(float(z * SIGMA_L)) == 67
@@ -93,7 +95,7 @@ def test_chopra_meindl_safety_inventory_given_fill_rate():
 
 
 def test_chopra_meindl_safety_inventory_given_cycle_service_level():
-    """Chopra & Meindl 6th ed. Example 12-4 (required safety inventory for CSL = 0.90): sigma_L =
+    """Chopra & Meindl 6th ed. ch. 12, example "required safety inventory given CSL" (0.90): sigma_L =
     707, ss = NORMSINV(0.90) x 707 = 906, ROP = 5,000 + 906 = 5,906. Lead time 14 days in weekly buckets."""
     plan = plan_items(one_item(), policy(0.90))
     row = plan.iloc[0]
@@ -104,7 +106,7 @@ def test_chopra_meindl_safety_inventory_given_cycle_service_level():
 
 
 def test_chopra_meindl_lead_time_uncertainty():
-    """Chopra & Meindl 6th ed. section 12.5 (impact of lead-time uncertainty, Dell example): daily
+    """Chopra & Meindl 6th ed. ch. 12, impact of supply (lead-time) uncertainty, Dell example: daily
     demand mean 2,500, sd 500, lead time 7 days with sd 7 days, CSL 0.90: sigma_L = 17,550 and
     ss = NORMSINV(0.9) x 17,550 = 22,491."""
     sigma = safety_stock(1.0, 2500.0, 500.0, 7.0, 7.0)
@@ -114,7 +116,8 @@ def test_chopra_meindl_lead_time_uncertainty():
 
 
 def test_safety_stock_with_lead_time_variability_published_answer():
-    """Published Q&A answer: demand 30 gallons/day sd 3, lead time 7 days sd 4, 90 % with z = 1.28:
+    """Published Q&A answer (ja3.jsfiddle.net/parte/16251922): demand 30 gallons/day sd 3, lead
+    time 7 days sd 4, 90 % with z = 1.28:
     SS = 1.28 x sqrt(7 x 3^2 + (4 x 30)^2) = 153.94 gallons."""
     assert round(float(safety_stock(1.28, 30.0, 3.0, 7.0, 4.0)), 2) == 153.94
 
@@ -122,13 +125,14 @@ def test_safety_stock_with_lead_time_variability_published_answer():
 # --- EOQ ----------------------------------------------------------------------------------------
 
 def test_eoq_chopra_meindl_best_buy():
-    """Chopra & Meindl 6th ed. Example 11-1 (Best Buy computers): 1,000 a month (D = 12,000 a
+    """Chopra & Meindl 6th ed. ch. 11, EOQ example (Best Buy computers): 1,000 a month (D = 12,000 a
     year), S = $4,000, c = $500, h = 0.2: Q* = sqrt(2 x 12,000 x 4,000 / 100) = 980."""
     assert round(float(economic_order_quantity(12_000.0, 4000.0, 0.2, 500.0))) == 980
 
 
 def test_eoq_published_answer_and_through_plan():
-    """Published answer: D = 2,000 a year, S = $20, purchase cost $40, holding 20 %: EOQ = 100.
+    """Published answer (partnerperformance.uonbi.ac.ke/preguntia/14204168): D = 2,000 a year,
+    S = $20, purchase cost $40, holding 20 %: EOQ = 100.
     Through plan_items with monthly buckets (12 a year) and continuous review."""
     assert float(economic_order_quantity(2000.0, 20.0, 0.2, 40.0)) == pytest.approx(100.0)
     items = one_item(demand_mean=2000.0 / 12, demand_std=0.0, unit_cost=40.0)
@@ -272,7 +276,9 @@ def test_default_policies_for_pattern_segments_and_unknown_names():
 def test_auto_forecast_method_follows_demand_pattern():
     items = pd.concat([one_item(demand_pattern="smooth"), one_item(demand_pattern="lumpy")], ignore_index=True)
     plan = plan_items(items, policy(0.9))
-    assert list(plan["forecast_method"]) == ["exponential_smoothing", "sba"]
+    assert list(plan["forecast_method"]) == ["ses", "tsb"]  # core.forecast.AUTO_METHODS
+    chosen = plan_items(items, [SegmentPolicy("S", 0.9, forecast_method="croston")])
+    assert list(chosen["forecast_method"]) == ["croston", "croston"]
 
 
 # --- lead times from orders ---------------------------------------------------------------------
