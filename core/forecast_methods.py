@@ -26,7 +26,7 @@ References
     Hyndman, R.J., Athanasopoulos, G. Forecasting: Principles and Practice, 3rd ed. (FPP3),
     chapter 8 (simple exponential smoothing, Holt, Holt-Winters), otexts.com/fpp3.
     Hyndman, R.J., Billah, B. (2003). Unmasking the Theta method. International Journal of
-    Forecasting 19(2), 287-290 (the seasonality test, as in R forecast::thetaf).
+    Forecasting 19(2), 287-290 (R forecast::thetaf's seasonality test; see `seasonal`).
 """
 
 from __future__ import annotations
@@ -219,26 +219,41 @@ def tsb(history: np.ndarray, lengths: np.ndarray, horizon: int, alpha: float | N
 
 
 def seasonal(history: np.ndarray, lengths: np.ndarray, season_length: int) -> np.ndarray:
-    """Whether each item's autocorrelation at lag m is significant (90 %, one-sided).
+    """Whether each item repeats itself one season later: a one-sided 5 % test.
 
-    The test of R ``forecast::thetaf`` (Hyndman & Billah 2003): seasonal when
-    |r_m| > 1.64 * sqrt((1 + 2 * sum_{k<m} r_k^2) / n). Items with fewer than two seasons of
-    history (n < 2 m) are never seasonal. Vectorised over items.
+    The series is detrended by its least-squares line; r is the Pearson correlation of the
+    n - m pairs (x_t, x_{t-m}); seasonal when r > 1.645 / sqrt(n - m), the white-noise bound of
+    an autocorrelation (FPP3 section 2.9; one-sided, since seasonality means a positive one).
+    Items with fewer than two seasons of history (n < 2 m) are never seasonal.
+
+    Why not the test of R ``forecast::thetaf`` (Hyndman & Billah 2003, |r_m| > 1.64 *
+    sqrt((1 + 2 sum_{k<m} r_k^2) / n)): a smooth yearly wave also correlates at every short
+    lag, and with weekly buckets (m = 52) and two or three seasons that Bartlett sum lifts the
+    bound above any r_m; it flagged none of 200 simulated weekly series with a +-90 % yearly
+    wave. STL's seasonal strength (FPP3 section 4.3) is 1 for any series of exactly two
+    seasons. Vectorised over items.
     """
     n_items, n_periods = history.shape
     m = int(season_length)
     result = np.zeros(n_items, dtype=bool)
     if m < 2 or n_periods < 2 * m:
         return result
-    valid = np.arange(n_periods)[None, :] < lengths[:, None]
-    x = np.where(valid, history, 0.0)
+    t = np.arange(n_periods, dtype=float)[None, :]
+    valid = t < lengths[:, None]
+    y = np.where(valid, history, 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = x.sum(axis=1) / lengths
-        centred = np.where(valid, x - mean[:, None], 0.0)
-        denominator = (centred * centred).sum(axis=1)
-        acf = np.stack([(centred[:, k:] * centred[:, :-k]).sum(axis=1) / denominator for k in range(1, m + 1)], axis=1)
-        limit = 1.64 * np.sqrt((1.0 + 2.0 * np.cumsum(np.c_[np.zeros(n_items), acf[:, :-1] ** 2], axis=1)[:, -1]) / lengths)
-        result = (np.abs(acf[:, m - 1]) > limit) & (lengths >= 2 * m) & (denominator > 0)
+        t_mean = (lengths - 1.0) / 2.0
+        y_mean = y.sum(axis=1) / lengths
+        t_dev = np.where(valid, t - t_mean[:, None], 0.0)
+        slope = (t_dev * (y - y_mean[:, None])).sum(axis=1) / (t_dev * t_dev).sum(axis=1)
+        x = np.where(valid, y - y_mean[:, None] - slope[:, None] * t_dev, 0.0)
+        pairs = valid[:, m:]  # x_t and x_{t-m} both observed
+        later, earlier = np.where(pairs, x[:, m:], 0.0), np.where(pairs, x[:, :-m], 0.0)
+        count = pairs.sum(axis=1)
+        later = np.where(pairs, later - (later.sum(axis=1) / count)[:, None], 0.0)
+        earlier = np.where(pairs, earlier - (earlier.sum(axis=1) / count)[:, None], 0.0)
+        r = (later * earlier).sum(axis=1) / np.sqrt((later * later).sum(axis=1) * (earlier * earlier).sum(axis=1))
+        result = (lengths >= 2 * m) & np.isfinite(r) & (r > 1.645 / np.sqrt(count))
     return result
 
 

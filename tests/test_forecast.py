@@ -259,3 +259,34 @@ def test_on_the_tiny_database_and_deterministic(store):
     two = backtest(shuffled, horizon=8, patterns=patterns, assignments=assignments)
     pd.testing.assert_frame_equal(one.segments, two.segments)
     assert one.segments["backtested_items"].sum() == one.items["backtested"].sum()
+
+
+def test_seasonality_test_finds_two_years_of_weekly_waves_and_little_else():
+    from core.forecast_methods import seasonal
+
+    rng = np.random.default_rng(11)
+    weeks, items = 104, 200
+    t = np.arange(weeks)
+    noise = rng.gamma(50, 1 / 50, (items, weeks))  # +-14 % week to week
+    peaks = rng.integers(0, 52, items)[:, None]
+    waves = 100 * (1 + 0.5 * np.cos(2 * np.pi * (t - peaks) / 52)) * noise
+    flat = 100 * noise
+    trend = (100 + t) * noise
+    lengths = np.full(items, float(weeks))
+    assert seasonal(waves, lengths, 52).all()
+    assert seasonal(flat, lengths, 52).mean() < 0.10  # a 5 % test
+    assert seasonal(trend, lengths, 52).mean() < 0.10
+    # fewer than two seasons: never seasonal
+    assert not seasonal(waves[:, :103], np.full(items, 103.0), 52).any()
+
+
+def test_auto_uses_holt_winters_for_a_seasonal_weekly_item():
+    rng = np.random.default_rng(5)
+    t = np.arange(104)
+    wave = (200 * (1 + 0.6 * np.cos(2 * np.pi * t / 52)) * rng.gamma(50, 1 / 50, 104)).round()
+    result = forecast(_frame({"W": wave.tolist()}, start="2024-01-01", freq="W-MON"), horizon=13)
+    row = _item(result, "W")
+    assert row["demand_pattern"] == "smooth" and row["method"] == "holt_winters", row["fallback_reason"]
+    # the next 13 weeks are the top of the wave again (weeks 104-116 ~ 200 * (1 + 0.6 cos)), not a flat level
+    expected = 200 * (1 + 0.6 * np.cos(2 * np.pi * np.arange(104, 117) / 52))
+    assert np.abs(_values(result, "W") - expected).mean() < 0.15 * expected.mean()
