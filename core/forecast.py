@@ -109,7 +109,7 @@ def _infer_bucket(starts: pd.Series, codes: np.ndarray) -> str:
     same_item = codes[1:] == codes[:-1]
     days = (dates.to_numpy()[1:] - dates.to_numpy()[:-1])[same_item] / np.timedelta64(1, "D")
     if len(days) == 0:
-        return "month" if (dates.dt.day == 1).all() and not (dates.dt.dayofweek == 0).all() else "week"
+        return "month" if (dates.dt.day == 1).all() and not (dates.dt.day_of_week == 0).all() else "week"
     if (days == 7).all():
         return "week"
     months = (dates.dt.year * 12 + dates.dt.month).to_numpy()

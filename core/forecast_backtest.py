@@ -110,8 +110,8 @@ def _per_segment(items: pd.DataFrame, keys: list[str], assignments: pd.DataFrame
     done = joined[joined["backtested"]]
     mix = (done.groupby(["segment", "method"]).size().reset_index(name="n")
            .sort_values(["segment", "n", "method"], ascending=[True, False, True], kind="mergesort"))
-    methods = mix.groupby("segment", sort=True).apply(
-        lambda g: ", ".join(f"{m} {n}" for m, n in zip(g["method"], g["n"], strict=True)), include_groups=False)
+    mix["label"] = mix["method"].astype(str) + " " + mix["n"].astype(str)
+    methods = mix.groupby("segment", sort=True)["label"].agg(", ".join)
     table = joined.groupby("segment", sort=True).agg(items=("backtested", "size"), backtested_items=("backtested", "sum"))
     sums = done.groupby("segment", sort=True)[["actual", "abs_error", "error"]].sum()
     table = table.join(sums).join(methods.rename("methods"))

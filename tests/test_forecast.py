@@ -290,3 +290,43 @@ def test_auto_uses_holt_winters_for_a_seasonal_weekly_item():
     # the next 13 weeks are the top of the wave again (weeks 104-116 ~ 200 * (1 + 0.6 cos)), not a flat level
     expected = 200 * (1 + 0.6 * np.cos(2 * np.pi * np.arange(104, 117) / 52))
     assert np.abs(_values(result, "W") - expected).mean() < 0.15 * expected.mean()
+
+
+def test_two_key_columns_and_empty_input():
+    weeks = pd.date_range("2024-01-01", periods=6, freq="W-MON")
+    demand = pd.DataFrame({
+        "customer_id": ["C1"] * 6 + ["C2"] * 6, "product_id": ["P"] * 12, "bucket_start": list(weeks) * 2,
+        "demand_quantity": [1.0, 2, 3, 4, 5, 6, 0, 3, 0, 0, 4, 0], "order_lines": 1,
+    })
+    result = forecast(demand, horizon=2)
+    assert result.keys == ("customer_id", "product_id")
+    assert result.items["method"].tolist() == ["ses", "sba"]
+    assert list(result.wide().columns[:3]) == ["customer_id", "product_id", "method"]
+    assignments = demand[["customer_id", "product_id"]].drop_duplicates().assign(segment="X")
+    assert backtest(demand, horizon=2, assignments=assignments).segments["backtested_items"].tolist() == [2]
+
+    empty = demand.iloc[:0]
+    assert len(forecast(empty).forecasts) == 0
+    assert backtest(empty, assignments=assignments.iloc[:0]).segments.empty
+
+
+def test_backtest_of_1500_items_by_104_weeks_takes_seconds():
+    import time
+
+    rng = np.random.default_rng(0)
+    items, weeks = 1500, 104
+    rate = rng.uniform(0.05, 1.0, items)[:, None]
+    size = rng.lognormal(2.0, rng.uniform(0.2, 1.2, items)[:, None], (items, weeks))
+    matrix = np.where(rng.random((items, weeks)) < rate, size.round(), 0.0)
+    matrix[:, 0] = np.maximum(matrix[:, 0], 1.0)  # horizons start at the first demand, as bucket_demand's
+    demand = pd.DataFrame({
+        "product_id": np.repeat([f"P{i:04d}" for i in range(items)], weeks),
+        "bucket_start": np.tile(pd.date_range("2024-01-01", periods=weeks, freq="W-MON"), items),
+        "demand_quantity": matrix.reshape(-1),
+    })
+    assignments = pd.DataFrame({"product_id": [f"P{i:04d}" for i in range(items)], "segment": rng.integers(0, 6, items)})
+    started = time.perf_counter()
+    result = backtest(demand, horizon=13, assignments=assignments)
+    elapsed = time.perf_counter() - started
+    assert result.items["backtested"].all() and len(result.segments) == 6
+    assert elapsed < 10, f"backtest took {elapsed:.1f} s"
