@@ -353,7 +353,7 @@ def segment(
     level: Annotated[str, typer.Option("--level", help="Item level: product, customer or customer_product.")],
     method: Annotated[str, typer.Option("--method", help="kmeans, hierarchical, hdbscan, gmm, abc_xyz, demand_pattern or rules.")],
     k: Annotated[str, typer.Option("--k", help="Number of segments, or auto (best silhouette of k = 2..10).")] = "auto",
-    features_: Annotated[Optional[str], typer.Option("--features", help="Features to cluster on, comma-separated (default: all).")] = None,
+    features_: Annotated[Optional[str], typer.Option("--features", help="Features to cluster on, comma-separated (default: the level's set, see docs/cli.md).")] = None,
     weights: Annotated[Optional[str], typer.Option("--weights", help="Feature weights from 0 to 5: FEATURE=WEIGHT,...")] = None,
     min_share: Annotated[float, typer.Option("--min-share", help="Smallest segment as a share of the measure; smaller ones are merged.")] = 0.05,
     min_items: Annotated[int, typer.Option("--min-items", help="Smallest segment in items; smaller ones are merged.")] = 1,

@@ -25,6 +25,15 @@ if TYPE_CHECKING:
 
 CLASS_COLUMNS = ("abc", "xyz", "demand_pattern")
 
+#: Features clustering uses when none are chosen (page and CLI alike): size, frequency,
+#: variability, intermittency and profitability of an item. All features would weigh the
+#: same thing several times (quantity, gross_quantity, demand_mean all measure volume).
+DEFAULT_FEATURES: dict[str, tuple[str, ...]] = {
+    "product": ("revenue", "order_lines", "cv", "adi", "margin_pct"),
+    "customer": ("revenue", "orders_per_bucket", "average_order_value", "margin_pct", "distinct_products"),
+    "customer_product": ("revenue", "order_lines", "cv", "adi", "margin_pct"),
+}
+
 #: master table -> its key and the attributes segmentation rules may use
 MASTER_ATTRIBUTES: dict[str, tuple[str, tuple[str, ...]]] = {
     "customers": ("customer_id", ("region", "channel", "strategic_account")),

@@ -8,6 +8,7 @@ from core.features import BUCKETS, LEVELS, feature_catalog, key_columns
 from core.segment import METHODS
 from core.segment_methods import CLUSTER_METHODS
 from core.segment_quality import pick_k
+from core.segment_items import DEFAULT_FEATURES
 from core.segment_rules import OPERATORS
 from ui.rules import DEFAULT_RULES, rules_from_rows
 from ui.state import (
@@ -33,8 +34,6 @@ METHOD_NAMES = {
     "gmm": "Gaussian mixture", "nine_box": "ABC x XYZ nine-box", "demand_pattern": "Demand pattern",
     "rules": "Rules (planner's list)",
 }
-#: Features chosen at first: size, frequency, variability, intermittency, profitability.
-DEFAULT_FEATURES = ("revenue", "order_lines", "cv", "adi", "margin_pct")
 st.title("Segment")
 st.caption("Group items that behave alike, so each group gets one planning policy. Choose the method and the "
            "features in the sidebar; the result follows every change. Rename the segments, check their "
@@ -59,7 +58,7 @@ with st.sidebar:
     settings: dict = {"method": method}
     if clustering:
         chosen = st.multiselect(
-            "Features", names, default=[f for f in DEFAULT_FEATURES if f in names], key=f"seg_features:{level}",
+            "Features", names, default=[f for f in DEFAULT_FEATURES[level] if f in names], key=f"seg_features:{level}",
             format_func=lambda name: f"{name} ({units[name]})", persist_state="session",
             help="What makes items alike. Each feature is scaled, so units do not matter; weights below.",
         )
@@ -196,7 +195,7 @@ with view_column:
 
 # -- profiles -----------------------------------------------------------------------------
 st.subheader("Segment profiles")
-profile_features = settings.get("features") or [f for f in DEFAULT_FEATURES if f in names]
+profile_features = settings.get("features") or [f for f in DEFAULT_FEATURES[level] if f in names]
 st.caption(f"Medians per segment in original units. Shares of {result.profile['measure'].iloc[0]} and of items.")
 profile_columns = ["segment_label", "items", "item_share", "measure_share",
                    *[f"median_{f}" for f in profile_features if f"median_{f}" in result.profile.columns]]

@@ -222,12 +222,13 @@ def test_save_checks_the_level(tiny):
 def test_save_segmentation_of_a_page_result_matches_run_segmentation(tiny):
     from core.classify import MEASURE_COLUMNS
     from core.segment import segment
-    from core.segment_items import segmentation_items
+    from core.segment_items import DEFAULT_FEATURES, segmentation_items
     from core.versions import save_segmentation
 
     ran = run_segmentation(tiny, "customer", "kmeans", k=3, min_share=0.0, measure="quantity", seed=1)
     items = segmentation_items(tiny, "customer", "week", "quantity")
-    result = segment(items, method="kmeans", k=3, min_share=0.0, measure=MEASURE_COLUMNS["quantity"], seed=1)
+    result = segment(items, method="kmeans", k=3, min_share=0.0, measure=MEASURE_COLUMNS["quantity"], seed=1,
+                     features=list(DEFAULT_FEATURES["customer"]))
     renamed = result.with_labels({0: "Big"})
     saved = save_segmentation(tiny, renamed, "customer", "week", "quantity", user="ana", note="from the page")
     assert "items" not in renamed.parameters  # the caller's result is not changed
@@ -236,3 +237,12 @@ def test_save_segmentation_of_a_page_result_matches_run_segmentation(tiny):
     loaded = load_version(tiny, saved.version_id)
     assert (loaded.note, loaded.user_name, loaded.result.labels) == ("from the page", "ana", {0: "Big"})
     assert set(assignments(tiny, saved.version_id).query("segment == 0")["segment_label"]) == {"Big"}
+
+
+def test_clustering_without_features_uses_the_level_default_set_and_weighted_features(tiny):
+    from core.segment_items import DEFAULT_FEATURES
+
+    plain = run_segmentation(tiny, "product", "kmeans", k=2, min_share=0.0)
+    assert plain.result.parameters["features"] == list(DEFAULT_FEATURES["product"])
+    weighted = run_segmentation(tiny, "product", "kmeans", k=2, min_share=0.0, weights={"demand_std": 2})
+    assert weighted.result.parameters["features"] == [*DEFAULT_FEATURES["product"], "demand_std"]
