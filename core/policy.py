@@ -13,12 +13,9 @@ Units
     months (used for annual demand in the EOQ).
 
 Formulas (normal demand, backorders)
-    Sources are cited by chapter and section title: Chopra & Meindl (C&M), *Supply Chain
-    Management*, 6th ed., chapter 12 "Managing uncertainty in a supply chain: safety
-    inventory" and chapter 11 on cycle inventory; Silver, Pyke & Thomas (SPT), *Inventory and
-    Production Management in Supply Chains*, 4th ed., chapter 6 and Appendix B. Only C&M's
-    eq. 12.3 (ss = ROP - D x L) is quoted by number (checked); the other equation numbers of
-    these editions were not at hand, so none is guessed.
+    Cited by chapter and section title (C&M = Chopra & Meindl 6th ed., SPT = Silver, Pyke &
+    Thomas 4th ed., see References); only C&M eq. 12.3 (ss = ROP - D x L) was checked by
+    number, so no other equation number is guessed.
 
     * Demand over the protection period P = L + R buckets (R = 0 for continuous review):
       sigma_P = sqrt(P * sigma_d^2 + d^2 * sigma_L^2) (C&M ch. 12, "Impact of supply
@@ -70,6 +67,7 @@ import pandas as pd
 from core.errors import SegplanError
 from core.forecast import AUTO_METHODS
 from core.forecast import METHODS as FORECAST_METHOD_NAMES
+
 __all__ = [
     "BUCKET_DAYS", "BUCKETS_PER_YEAR", "DEFAULT_CURVE_LEVELS", "FORECAST_METHODS", "INVENTORY_STRATEGIES",
     "SERVICE_LEVEL_TYPES", "SegmentPolicy", "compare_policy_sets", "default_policies", "expected_fill_rate",
@@ -87,8 +85,9 @@ DEFAULT_CURVE_LEVELS = np.linspace(0.80, 0.995, 40)
 #: bisection bracket for the inverse loss function: G(-6) = 6.0000 (demand almost surely
 #: exceeds nothing) and G(8) < 1e-16, so every attainable target lies inside
 _Z_LOWER, _Z_UPPER = -6.0, 8.0
-#: halvings of the bracket: 14 / 2^50 ~ 1e-14, below any meaningful precision of z
-_BISECTIONS = 50
+#: halvings of the bracket (14 / 2^20 ~ 1e-5) before Newton steps take z to machine precision
+_BISECTIONS = 20
+_NEWTON_STEPS = 3
 #: columns a plan needs from the items frame
 _REQUIRED = ("segment", "demand_mean", "demand_std")
 _KEY_CANDIDATES = ("customer_id", "product_id")
@@ -247,10 +246,14 @@ def loss_function(z: np.ndarray | float) -> np.ndarray:
 
 
 def loss_function_inverse(target: np.ndarray | float) -> np.ndarray:
-    """z with G(z) = target, elementwise, by fixed-count bisection (G is strictly decreasing).
+    """z with G(z) = target, elementwise: fixed-count bisection, then Newton steps.
 
-    Targets above G(-6) give -6, targets at or below G(8) (including 0) give 8; NaN stays NaN.
+    G is strictly decreasing and convex with G'(z) = -(1 - Phi(z)), so the bisection brackets
+    the root to 14 / 2^20 and Newton's method, quadratic from there, finishes it. Targets above
+    G(-6) give -6, targets at or below G(8) (including 0) give 8; NaN stays NaN.
     """
+    from scipy.special import ndtr
+
     target = np.asarray(target, dtype=float)
     low = np.full(target.shape, _Z_LOWER)
     high = np.full(target.shape, _Z_UPPER)
@@ -259,7 +262,10 @@ def loss_function_inverse(target: np.ndarray | float) -> np.ndarray:
         above = loss_function(mid) > target  # still too much shortage: z must grow
         low = np.where(above, mid, low)
         high = np.where(above, high, mid)
-    return np.where(np.isnan(target), np.nan, 0.5 * (low + high))
+    z = 0.5 * (low + high)
+    for _ in range(_NEWTON_STEPS):
+        z = np.clip(z + (loss_function(z) - target) / ndtr(-z), low, high)  # stays in the bracket
+    return np.where(np.isnan(target), np.nan, z)
 
 
 # --- per-item formulas ---------------------------------------------------------------------
@@ -294,9 +300,12 @@ def safety_factor(service_level: np.ndarray | float, service_level_type: np.ndar
     q = np.asarray(order_quantity, dtype=float)
     is_fill = np.asarray(service_level_type) == "fill_rate"
     solvable = is_fill & (sigma > 0) & (q > 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        target = np.where(solvable, (1.0 - level) * q / np.where(sigma > 0, sigma, 1.0), np.nan)
-    z_fill = np.where(solvable, loss_function_inverse(target), 0.0)
+    shape = np.broadcast(level, sigma, q, is_fill).shape
+    z_fill = np.zeros(shape)
+    if solvable.any():  # solve only where a fill rate is asked and can be met by stock
+        pick = np.broadcast_to(solvable, shape)
+        level_b, sigma_b, q_b = (np.broadcast_to(a, shape)[pick] for a in (level, sigma, q))
+        z_fill[pick] = loss_function_inverse((1.0 - level_b) * q_b / sigma_b)
     return np.where(is_fill, z_fill, ndtri(level))
 
 
@@ -338,9 +347,8 @@ def lead_time_from_order_lines(lines: pd.DataFrame, keys: Sequence[str] = ("prod
     frame = lines[list(keys)].assign(_days=days)
     frame = frame[frame["_days"].notna() & (frame["_days"] >= 0)]
     grouped = frame.groupby(list(keys), sort=True)["_days"]
-    out = pd.DataFrame({"lead_time_days": grouped.mean(), "lead_time_std_days": grouped.std(ddof=1).fillna(0.0),
-                        "lead_time_observations": grouped.size()}).reset_index()
-    return out
+    return pd.DataFrame({"lead_time_days": grouped.mean(), "lead_time_std_days": grouped.std(ddof=1).fillna(0.0),
+                         "lead_time_observations": grouped.size()}).reset_index()
 
 
 # --- plans ---------------------------------------------------------------------------------
@@ -369,7 +377,7 @@ def _column(items: pd.DataFrame, name: str, default: float) -> np.ndarray:
     return pd.to_numeric(items[name], errors="coerce").to_numpy(dtype=float)
 
 
-def _check_non_negative(items: pd.DataFrame, name: str, values: np.ndarray) -> None:
+def _check_non_negative(name: str, values: np.ndarray) -> None:
     bad = np.flatnonzero(values < 0)
     if len(bad):
         raise SegplanError(f"items: column {name!r} has negative value {values[bad[0]]!r} (row {int(bad[0])})",
@@ -428,7 +436,7 @@ def _prepare(items: pd.DataFrame, policies, *, bucket: str, ordering_cost: float
     moq = np.nan_to_num(_column(items, "moq", 0.0), nan=0.0)
     for name, values in (("demand_mean", d), ("demand_std", sd), ("lead_time_days", lead_days),
                          ("lead_time_std_days", lead_std_days), ("unit_cost", unit_cost), ("moq", moq)):
-        _check_non_negative(items, name, values)
+        _check_non_negative(name, values)
     mto = (joined["inventory_strategy"] == "make_to_order").to_numpy()
     for name, values in (("demand_mean", d), ("demand_std", sd), ("lead_time_days", lead_days)):
         gap = np.flatnonzero(np.isnan(values) & ~mto)
@@ -438,10 +446,8 @@ def _prepare(items: pd.DataFrame, policies, *, bucket: str, ordering_cost: float
                                "default_lead_time_days" if name == "lead_time_days" else "compute features first")
 
     review = joined["review_period_days"].to_numpy(dtype=float) / days
-    if ordering_cost is not None:
-        eoq = economic_order_quantity(d * BUCKETS_PER_YEAR[bucket], ordering_cost, holding_rate, unit_cost)
-    else:
-        eoq = np.full(len(items), np.nan)
+    eoq = (np.full(len(items), np.nan) if ordering_cost is None else
+           economic_order_quantity(d * BUCKETS_PER_YEAR[bucket], ordering_cost, holding_rate, unit_cost))
     continuous = np.where(np.isnan(eoq), d * fallback_cover_buckets, eoq)
     q = np.maximum(np.where(review > 0, d * review, continuous), moq)
 
@@ -454,7 +460,8 @@ def _prepare(items: pd.DataFrame, policies, *, bucket: str, ordering_cost: float
     frame["allocation_tier"] = joined["allocation_tier"].to_numpy(dtype=int)
     frame["demand_std_source"] = np.where(use_rmse, "forecast_rmse", "history")
     frame["order_quantity_source"] = np.select(
-        [mto, q == moq, review > 0, ~np.isnan(eoq)], ["make_to_order", "moq", "review_period", "eoq"], "cover")
+        [mto, (moq > 0) & (q == moq), review > 0, ~np.isnan(eoq)], ["make_to_order", "moq", "review_period", "eoq"],
+        "cover")
     return _Inputs(frame=frame, demand_mean=d, demand_std=sd, lead_time=lead_days / days,
                    lead_time_std=lead_std_days / days, review_period=review, order_quantity=np.where(mto, 0.0, q),
                    unit_cost=unit_cost, make_to_order=mto,
@@ -512,20 +519,33 @@ def plan_items(items: pd.DataFrame, policies: Sequence[SegmentPolicy] | Mapping[
     inputs = _prepare(items, policies, bucket=bucket, ordering_cost=ordering_cost, holding_rate=holding_rate,
                       default_lead_time_days=default_lead_time_days, fallback_cover_buckets=fallback_cover_buckets)
     figures = _figures(inputs, inputs.service_level, inputs.service_level_type, min_safety_factor)
-    out = inputs.frame.copy()
-    out["service_level_type"] = inputs.service_level_type
-    out["service_level"] = inputs.service_level
-    out["bucket"] = bucket
-    out["demand_mean"] = inputs.demand_mean
-    out["demand_std"] = inputs.demand_std
-    out["lead_time"] = inputs.lead_time
-    out["lead_time_std"] = inputs.lead_time_std
-    out["review_period"] = inputs.review_period
-    out["unit_cost"] = inputs.unit_cost
-    for name, values in figures.items():
-        out[name] = values
-    out["inventory_value"] = out["safety_stock_value"] + out["cycle_stock_value"]
-    return out
+    used = {name: getattr(inputs, name) for name in ("service_level_type", "service_level", "demand_mean",
+                                                     "demand_std", "lead_time", "lead_time_std", "review_period",
+                                                     "unit_cost")}
+    out = inputs.frame.assign(bucket=bucket, **used, **figures)
+    return out.assign(inventory_value=out["safety_stock_value"] + out["cycle_stock_value"])
+
+
+def _segment_sums(codes: np.ndarray, segments: int, demand_mean: np.ndarray, figures: Mapping[str, np.ndarray]
+                  ) -> dict[str, np.ndarray]:
+    """Per-segment sums by integer segment code (np.bincount: the what-if curve calls this once
+    per level over every item). Stock values of items without a unit cost (NaN) count as 0."""
+    fill = figures["expected_fill_rate"]
+    stocked = ~np.isnan(fill)
+    weight = np.where(stocked, demand_mean, 0.0)
+
+    def total(values: np.ndarray) -> np.ndarray:
+        return np.bincount(codes, weights=values, minlength=segments)
+
+    ss_value = np.nan_to_num(figures["safety_stock_value"], nan=0.0)
+    cycle_value = np.nan_to_num(figures["cycle_stock_value"], nan=0.0)
+    weights = total(weight)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        segment_fill = np.where(weights > 0, total(np.where(stocked, weight * fill, 0.0)) / weights, np.nan)
+    return {"items": np.bincount(codes, minlength=segments),
+            "items_without_unit_cost": total((stocked & np.isnan(figures["safety_stock_value"])).astype(float)),
+            "safety_stock_value": total(ss_value), "cycle_stock_value": total(cycle_value),
+            "inventory_value": total(ss_value + cycle_value), "expected_fill_rate": segment_fill}
 
 
 def segment_summary(plan: pd.DataFrame) -> pd.DataFrame:
@@ -533,18 +553,13 @@ def segment_summary(plan: pd.DataFrame) -> pd.DataFrame:
     rate of its stocked items (each item's fill rate weighted by its demand: the share of all the
     segment's demand filled from stock). Stocked items without a unit cost add no value and are
     counted in ``items_without_unit_cost``."""
-    stocked = plan["expected_fill_rate"].notna()
-    weight = plan["demand_mean"].where(stocked, 0.0)
-    uncosted = plan["expected_fill_rate"].notna() & plan["safety_stock_value"].isna()
-    frame = plan.assign(_filled=weight * plan["expected_fill_rate"].fillna(0.0), _weight=weight, _uncosted=uncosted)
-    grouped = frame.groupby("segment", sort=True)
-    out = grouped.agg(items=("segment", "size"), items_without_unit_cost=("_uncosted", "sum"),
-                      safety_stock_value=("safety_stock_value", "sum"),
-                      cycle_stock_value=("cycle_stock_value", "sum"), _filled=("_filled", "sum"),
-                      _weight=("_weight", "sum"))
-    out["inventory_value"] = out["safety_stock_value"] + out["cycle_stock_value"]
-    out["expected_fill_rate"] = (out["_filled"] / out["_weight"]).where(out["_weight"] > 0)
-    return out.drop(columns=["_filled", "_weight"]).reset_index()
+    codes, segments = pd.factorize(plan["segment"].astype(str), sort=True)
+    figures = {c: plan[c].to_numpy(dtype=float) for c in ("expected_fill_rate", "safety_stock_value",
+                                                           "cycle_stock_value")}
+    sums = _segment_sums(codes, len(segments), plan["demand_mean"].to_numpy(dtype=float), figures)
+    out = pd.DataFrame({"segment": np.asarray(segments), **sums})
+    out["items_without_unit_cost"] = out["items_without_unit_cost"].astype(int)
+    return out
 
 
 def service_curve(items: pd.DataFrame, levels: Sequence[float] | np.ndarray = DEFAULT_CURVE_LEVELS, *,
@@ -572,15 +587,16 @@ def service_curve(items: pd.DataFrame, levels: Sequence[float] | np.ndarray = DE
                                           "default_lead_time_days": None, "fallback_cover_buckets": 1.0,
                                           **plan_options})
     kinds = inputs.service_level_type if service_level_type is None else np.full(len(items), service_level_type)
+    codes, segments = pd.factorize(inputs.frame["segment"], sort=True)
     frames = []
     for level in levels:  # one vectorised pass over all items per level
         figures = _figures(inputs, np.full(len(items), level), kinds, min_safety_factor)
-        plan = pd.DataFrame({"segment": inputs.frame["segment"], "demand_mean": inputs.demand_mean, **figures})
-        frames.append(segment_summary(plan).assign(service_level=level))
+        sums = _segment_sums(codes, len(segments), inputs.demand_mean, figures)
+        frames.append(pd.DataFrame({"segment": np.asarray(segments), "service_level": level,
+                                    **{k: sums[k] for k in ("safety_stock_value", "cycle_stock_value",
+                                                            "inventory_value", "expected_fill_rate")}}))
     out = pd.concat(frames, ignore_index=True)
-    return out[["segment", "service_level", "safety_stock_value", "cycle_stock_value", "inventory_value",
-                "expected_fill_rate"]].sort_values(["segment", "service_level"], kind="mergesort",
-                                                   ignore_index=True)
+    return out.sort_values(["segment", "service_level"], kind="mergesort", ignore_index=True)
 
 
 def compare_policy_sets(items: pd.DataFrame, policies_a, policies_b, **plan_options) -> pd.DataFrame:

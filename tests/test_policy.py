@@ -22,6 +22,7 @@ from core.policy import (
     plan_items,
     safety_factor,
     safety_stock,
+    segment_summary,
     service_curve,
 )
 
@@ -359,3 +360,25 @@ def test_plan_of_100k_items_is_vectorised():
     plan = plan_items(items, policies)
     assert time.perf_counter() - start < 10.0
     assert len(plan) == 100_000 and plan["safety_stock"].notna().all()
+    start = time.perf_counter()
+    curve = service_curve(items, policies=policies)  # 40 levels x 100k items, fill-rate targets
+    assert time.perf_counter() - start < 30.0
+    assert len(curve) == 4 * 40
+
+
+def test_segment_summary_weights_fill_rate_by_demand_and_counts_uncosted_items():
+    """Hand case: two stocked items of one segment with fill rates fixed by hand, demand 100 and
+    300: segment fill rate = (100 x 0.9 + 300 x 0.99) / 400 = 0.9675."""
+    plan = pd.DataFrame({"segment": ["S", "S", "T"], "demand_mean": [100.0, 300.0, 5.0],
+                         "expected_fill_rate": [0.9, 0.99, np.nan], "safety_stock_value": [10.0, np.nan, 0.0],
+                         "cycle_stock_value": [5.0, np.nan, 0.0]})
+    out = segment_summary(plan).set_index("segment")
+    assert out.loc["S", "expected_fill_rate"] == pytest.approx(0.9675)
+    assert out.loc["S", "inventory_value"] == 15.0 and out.loc["S", "items_without_unit_cost"] == 1
+    assert np.isnan(out.loc["T", "expected_fill_rate"]) and out.loc["T", "items"] == 1
+
+
+def test_default_policies_from_demand_patterns_in_a_frame():
+    items = pd.DataFrame({"segment": ["k1", "k1", "k2"], "demand_pattern": ["lumpy", "lumpy", "smooth"]})
+    policies = {p.segment: p for p in default_policies(items)}
+    assert policies["k1"].service_level == 0.92 and policies["k2"].service_level == 0.96
