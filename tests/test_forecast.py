@@ -330,3 +330,17 @@ def test_backtest_of_1500_items_by_104_weeks_takes_seconds():
     elapsed = time.perf_counter() - started
     assert result.items["backtested"].all() and len(result.segments) == 6
     assert elapsed < 10, f"backtest took {elapsed:.1f} s"
+
+
+def test_rolling_origins_pool_the_windows_by_hand():
+    # alpha = 1 (last value), horizon 2, two origins:
+    # A: origin 1 sees 2 4 6 8 10 -> 10, 10 vs 3, 7 (e 7, 3); origin 2 sees 2 4 6 -> 6, 6 vs 8, 10 (e -2, -4)
+    # D: only origin 1 (3 buckets): sees 1 -> one period, falls back to its mean 1 vs 2, 3 (e -1, -2)
+    demand = _frame({"A": [2, 4, 6, 8, 10, 3, 7], "D": [1, 2, 3]})
+    items = backtest(demand, method="ses", alpha=1.0, horizon=2, origins=2).items.set_index("product_id")
+    assert items.loc["A", ["actual", "abs_error", "error", "buckets"]].tolist() == [28, 16, 4, 4]
+    assert items.loc["A", "wape"] == pytest.approx(16 / 28) and items.loc["A", "bias"] == pytest.approx(4 / 28)
+    assert items.loc["D", ["actual", "abs_error", "error", "buckets"]].tolist() == [5, 3, -3, 2]
+    assert items.loc["D", "method"] == "mean" and "1 period" in items.loc["D", "fallback_reason"]
+    with pytest.raises(SegplanError, match="origins"):
+        backtest(demand, origins=0)
