@@ -149,7 +149,7 @@ class SegmentPolicy:
         if not float(self.review_period_days) >= 0.0:
             raise SegplanError(f"{where}: review_period_days is {self.review_period_days!r}",
                                "use 0 for continuous review or a positive number of days")
-        if int(self.allocation_tier) != self.allocation_tier or self.allocation_tier < 1:
+        if not isinstance(self.allocation_tier, (int, np.integer)) or self.allocation_tier < 1:
             raise SegplanError(f"{where}: allocation_tier is {self.allocation_tier!r}", "use 1, 2, 3 ... (1 first)")
 
 

@@ -70,7 +70,9 @@ def test_loss_function_inverse_is_vectorised_and_keeps_nan():
 # --- Chopra & Meindl, Supply Chain Management 6th ed., chapter 12, B&M Office Supplies phones -------
 # Example 12-1 (inputs checked at phantran.net/?p=26417, a reproduction of the chapter): weekly
 # demand normal, mean 2,500, sd 500; lead time 2 weeks; lot size 10,000; reorder point 6,000.
-# The examples that continue it are named by title: their numbers in the edition were not checked.
+# The examples that continue it are named by title: their numbers in the edition were not checked,
+# and their stated answers (906, 25.13 / 0.9975, 67, 17,550 / 22,491, 980) are quoted from memory
+# of the text, not re-read from a copy in this session; each is re-derived by hand in its docstring.
 
 SIGMA_L = np.sqrt(2.0) * 500.0  # 707
 
@@ -376,6 +378,15 @@ def test_segment_summary_weights_fill_rate_by_demand_and_counts_uncosted_items()
     assert out.loc["S", "expected_fill_rate"] == pytest.approx(0.9675)
     assert out.loc["S", "inventory_value"] == 15.0 and out.loc["S", "items_without_unit_cost"] == 1
     assert np.isnan(out.loc["T", "expected_fill_rate"]) and out.loc["T", "items"] == 1
+
+
+def test_cluster_segments_given_as_numbers_plan_with_their_defaults():
+    items = pd.concat([one_item(segment=0, abc="A", xyz="X"), one_item(segment=1, abc="C", xyz="Z")],
+                      ignore_index=True)
+    plan = plan_items(items, default_policies(items))
+    assert list(plan["segment"]) == ["0", "1"]
+    assert list(plan["inventory_strategy"]) == ["make_to_stock", "make_to_order"]
+    assert list(plan["allocation_tier"]) == [1, 3]
 
 
 def test_default_policies_from_demand_patterns_in_a_frame():
