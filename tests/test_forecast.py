@@ -344,3 +344,20 @@ def test_rolling_origins_pool_the_windows_by_hand():
     assert items.loc["D", "method"] == "mean" and "1 period" in items.loc["D", "fallback_reason"]
     with pytest.raises(SegplanError, match="origins"):
         backtest(demand, origins=0)
+
+
+def test_ses_agrees_with_statsmodels_and_alpha_fixes_holt_winters():
+    from statsmodels.tsa.holtwinters import SimpleExpSmoothing
+
+    y = [3.0, 5, 9, 20, 12, 17, 22, 23, 51, 41, 56, 75, 60, 75, 88]
+    # statsmodels' "known" initial level is the level before y_1; at y_1 it updates by 0, as ours starts
+    reference = SimpleExpSmoothing(np.array(y), initialization_method="known", initial_level=y[0]).fit(
+        smoothing_level=0.4, optimized=False).forecast(2)
+    ours = _values(forecast(_frame({"S": y}), method="ses", alpha=0.4, horizon=2), "S")
+    assert np.allclose(ours, reference, rtol=1e-12)
+
+    season = np.array([20, 35, 50, 40, 30, 10, -5, -15, -30, -40, -60, -75], dtype=float)
+    history = (500 + np.tile(season, 3)).tolist()
+    row = _item(forecast(_frame({"H": history}), method="holt_winters", alpha=0.2, horizon=12), "H")
+    assert row["method"] == "holt_winters" and row["alpha"] == pytest.approx(0.2)
+    assert not np.isnan(row["beta"])  # three seasons: the trend is in
