@@ -165,8 +165,36 @@ def _migration_2() -> list[str]:
     ]
 
 
+def _migration_3() -> list[str]:
+    """Policies per segment, saved with the segmentation version, and the history of their changes."""
+    return [
+        """CREATE TABLE segment_policies (
+            version_id BIGINT NOT NULL,
+            segment VARCHAR NOT NULL,       -- as in segment_assignments.segment
+            service_level DOUBLE NOT NULL,  -- share, 0 < level < 1
+            service_level_type VARCHAR NOT NULL,   -- cycle_service_level | fill_rate
+            inventory_strategy VARCHAR NOT NULL,   -- make_to_stock | assemble_to_order | make_to_order
+            review_period_days DOUBLE NOT NULL,    -- 0 = continuous review
+            forecast_method VARCHAR NOT NULL,      -- auto | ses | holt | holt_winters | croston | sba | tsb
+            allocation_tier INTEGER NOT NULL,      -- 1 is served first
+            updated_by VARCHAR,
+            updated_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (version_id, segment)
+        )""",
+        """CREATE TABLE policy_events (
+            version_id BIGINT NOT NULL,
+            segment VARCHAR NOT NULL,
+            event_at TIMESTAMP NOT NULL,
+            user_name VARCHAR,
+            action VARCHAR NOT NULL,        -- created | changed (governance adds its own)
+            policy_before JSON,             -- the segment's policy before (null when first saved)
+            policy_after JSON NOT NULL      -- the segment's policy after
+        )""",
+    ]
+
+
 #: Schema migrations, in order; the file records the last one applied in meta.schema_version.
-MIGRATIONS: tuple[tuple[int, list[str]], ...] = ((1, _migration_1()), (2, _migration_2()))
+MIGRATIONS: tuple[tuple[int, list[str]], ...] = ((1, _migration_1()), (2, _migration_2()), (3, _migration_3()))
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
