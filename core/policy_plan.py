@@ -1,0 +1,362 @@
+"""Policies of a saved segmentation version, and the per-item plan they give.
+
+A version's policies live in ``segment_policies`` (one row per segment, saved with the
+version); every change is recorded in ``policy_events`` with the policy before and after.
+A segment without a saved policy takes its default (`core.policy.default_policies`, by the
+dominant ABC / XYZ class of the segment's items).
+
+`policy_items` turns a version into one planning row per item: the version's items at its
+level, bucket and ABC measure (`core.segment_items.segmentation_items`), their segment from
+the version's assignments, the products master (unit_cost, lead time, moq) and then
+`core.policy.plan_items`.
+
+Levels
+    product: one row per product. customer_product: one row per customer x product pair, the
+    pair's demand planned as stock held for that customer (customer-specific or consignment
+    stock); pooled per product, stock would be smaller (risk pooling), so for a pooled plan
+    segment at product level. customer: no stock is held per customer, so it is an error.
+
+Lead time, per product, first that is known (column ``lead_time_source``)
+    ``products``: products.lead_time_days (and lead_time_std_days, 0 when missing);
+    ``observed_delivery``: mean and sample standard deviation of delivered_date - order_date
+    over the product's demand lines (as the feature lead_time_days_mean);
+    ``observed_shipment``: the same with ship_date; ``default``: the caller's
+    ``default_lead_time_days`` (standard deviation 0); else ``missing`` (make-to-order items
+    need none, a stocked item without one is an error naming it).
+
+Demand variability (``demand_source``)
+    ``history``: demand_std, the standard deviation of bucket demand. ``forecast_errors``: the
+    root mean squared error of each item's forecast on its last ``horizon`` buckets held out
+    (the last-H holdout of `core.forecast_backtest`, with the forecast method of the item's
+    policy; ``auto`` by demand pattern), which is what safety stock has to cover when
+    replenishment follows the forecast. Items with too short a history keep demand_std
+    (column ``demand_std_source`` says which).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from typing import TYPE_CHECKING
+
+from core.errors import SegplanError
+from core.policy import SegmentPolicy
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from core.store import Store
+
+DEMAND_SOURCES = ("history", "forecast_errors")
+LEAD_TIME_SOURCES = ("products", "observed_delivery", "observed_shipment", "default", "missing")
+#: held-out buckets of the forecast-error backtest per bucket: a quarter of a year / half a year
+ERROR_HORIZON = {"week": 13, "month": 6}
+#: the plan's first columns, in this order (the `segplan policy` contract)
+PLAN_COLUMNS = ("product_id", "segment", "service_level", "safety_stock", "reorder_point", "order_quantity",
+                "forecast_method", "demand_mean", "demand_std", "lead_time", "lead_time_std", "z", "bucket")
+_POLICY_FIELDS = ("service_level", "service_level_type", "inventory_strategy", "review_period_days",
+                  "forecast_method", "allocation_tier")
+
+
+# -- the version ------------------------------------------------------------------------------
+def _version(store: Store, version_id: int) -> dict[str, object]:
+    """Header of a version: id, level, bucket, ABC measure (error naming the id when unknown)."""
+    from core.versions import _header
+
+    header = _header(store, version_id)
+    items = dict(header["parameters"]).get("items", {})
+    return {"version_id": int(header["version_id"]), "level": str(header["level"]),
+            "bucket": str(header["bucket"]), "measure": str(items.get("abc_measure") or "revenue")}
+
+
+def _segments(store: Store, version_id: int) -> list[str]:
+    rows = store.cursor().execute(
+        "SELECT DISTINCT segment FROM segment_assignments WHERE version_id = ? ORDER BY segment", [version_id]
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _saved(store: Store, version_id: int) -> dict[str, SegmentPolicy]:
+    rows = store.cursor().execute(
+        f"SELECT segment, {', '.join(_POLICY_FIELDS)} FROM segment_policies WHERE version_id = ? ORDER BY segment",
+        [version_id],
+    ).fetchall()
+    return {r[0]: SegmentPolicy(r[0], float(r[1]), r[2], r[3], float(r[4]), r[5], int(r[6])) for r in rows}
+
+
+def _version_items(store: Store, version: Mapping[str, object], bucket: str | None = None) -> pd.DataFrame:
+    """The version's items with their current features and classes, and segment / segment_label."""
+    from core.features import key_columns
+    from core.segment_items import segmentation_items
+    from core.versions import assignments
+
+    keys = list(key_columns(str(version["level"])))
+    items = segmentation_items(store, str(version["level"]), bucket or str(version["bucket"]),
+                               str(version["measure"]))
+    assigned = assignments(store, int(version["version_id"]))[[*keys, "segment", "segment_label"]]
+    assigned = assigned.assign(segment=assigned["segment"].astype(str))
+    return assigned.merge(items, on=keys, how="inner", validate="one_to_one")
+
+
+def version_policies(store: Store, version_id: int) -> list[SegmentPolicy]:
+    """One policy per segment of the version, in segment order: the saved one, else the default.
+
+    Defaults come from `core.policy.default_policies` on the version's items (their current
+    abc / xyz / demand_pattern): a nine-box segment takes its cell, any other segment the cell
+    of its dominant ABC and XYZ class. Segment names are text, as saved.
+    """
+    version = _version(store, version_id)
+    segments = _segments(store, int(version["version_id"]))
+    saved = _saved(store, int(version["version_id"]))
+    missing = [s for s in segments if s not in saved]
+    defaults: dict[str, SegmentPolicy] = {}
+    if missing:
+        from core.policy import default_policies
+
+        items = _version_items(store, version)
+        items = items[items["segment"].isin(missing)]
+        defaults = {p.segment: p for p in default_policies(items)}
+        for name in missing:  # a segment whose items have no order lines any more
+            if name not in defaults:
+                defaults[name] = default_policies([name])[0]
+    return [saved.get(s) or defaults[s] for s in segments]
+
+
+def _as_policy(policy: SegmentPolicy | Mapping[str, object]) -> SegmentPolicy:
+    if isinstance(policy, SegmentPolicy):
+        return SegmentPolicy(**{**asdict(policy), "segment": str(policy.segment)})
+    if isinstance(policy, Mapping):
+        try:
+            return SegmentPolicy(**{**policy, "segment": str(policy["segment"])})
+        except (KeyError, TypeError) as exc:
+            raise SegplanError(f"policy {dict(policy)!r} is not a segment policy ({exc})",
+                               "give segment, service_level and optionally the other SegmentPolicy fields") from None
+    raise SegplanError(f"policy {policy!r} is not a SegmentPolicy", "give SegmentPolicy objects or dicts of its fields")
+
+
+def save_policies(store: Store, version_id: int, policies: Sequence[SegmentPolicy | Mapping[str, object]],
+                  user: str | None = None) -> list[SegmentPolicy]:
+    """Save policies for segments of a version, in one transaction; returns all its policies.
+
+    Each policy is validated (`SegmentPolicy`), must name a segment of the version and appear
+    once. Only segments whose policy differs from the saved one are written; each gets a
+    ``policy_events`` row (``created`` when it had none saved, else ``changed``) with the
+    policy before and after as JSON. Segments not given keep what they had.
+    """
+    version = _version(store, version_id)
+    vid = int(version["version_id"])
+    given = [_as_policy(p) for p in policies]
+    segments = set(_segments(store, vid))
+    seen: set[str] = set()
+    for policy in given:
+        if policy.segment not in segments:
+            raise SegplanError(f"version {vid} has no segment {policy.segment!r}",
+                               "give policies for: " + ", ".join(sorted(segments)))
+        if policy.segment in seen:
+            raise SegplanError(f"segment {policy.segment!r} is given more than once", "give one policy per segment")
+        seen.add(policy.segment)
+    saved = _saved(store, vid)
+    changed = [p for p in given if saved.get(p.segment) != p]
+    if changed:
+        _write(store, vid, changed, saved, user or os.environ.get("USER"))
+    return version_policies(store, vid)
+
+
+def _record(policy: SegmentPolicy) -> dict[str, object]:
+    record = asdict(policy)
+    record["service_level"] = float(record["service_level"])
+    record["review_period_days"] = float(record["review_period_days"])
+    record["allocation_tier"] = int(record["allocation_tier"])
+    return record
+
+
+def _write(store: Store, version_id: int, changed: list[SegmentPolicy], saved: Mapping[str, SegmentPolicy],
+           user: str | None) -> None:
+    """One INSERT per table, in one transaction (replacing the changed segments' rows)."""
+    import pandas as pd
+
+    now = dt.datetime.now()
+    rows = pd.DataFrame([{"version_id": version_id, **_record(p), "updated_by": user, "updated_at": now}
+                         for p in changed])
+    events = pd.DataFrame([{
+        "version_id": version_id, "segment": p.segment, "event_at": now, "user_name": user,
+        "action": "changed" if p.segment in saved else "created",
+        "policy_before": json.dumps(_record(saved[p.segment])) if p.segment in saved else None,
+        "policy_after": json.dumps(_record(p))} for p in changed])
+    columns = ("version_id", "segment", *_POLICY_FIELDS, "updated_by", "updated_at")
+    with store.transaction() as cur:
+        cur.register("new_policies", rows)
+        cur.register("new_policy_events", events)
+        try:
+            cur.execute(f"""
+                INSERT OR REPLACE INTO segment_policies ({', '.join(columns)})
+                SELECT {', '.join(columns)} FROM new_policies""")
+            cur.execute("""
+                INSERT INTO policy_events (version_id, segment, event_at, user_name, action, policy_before,
+                                           policy_after)
+                SELECT version_id, segment, event_at, user_name, action, policy_before, policy_after
+                FROM new_policy_events""")
+        finally:
+            cur.unregister("new_policies")
+            cur.unregister("new_policy_events")
+
+
+def policy_events(store: Store, version_id: int) -> pd.DataFrame:
+    """The policy history of a version, oldest first: segment, event_at, user_name, action,
+    policy_before, policy_after (JSON text)."""
+    vid = int(_version(store, version_id)["version_id"])
+    return store.cursor().execute(
+        """SELECT segment, event_at, user_name, action, policy_before, policy_after
+           FROM policy_events WHERE version_id = ? ORDER BY event_at, segment""", [vid]).df()
+
+
+# -- the plan ---------------------------------------------------------------------------------
+def _product_master(store: Store) -> pd.DataFrame:
+    """Per product: unit_cost, moq and lead time with its standard deviation and source."""
+    frame = store.cursor().execute("""
+        WITH master AS (   -- the products table, one row per product
+            SELECT product_id, max(unit_cost) AS unit_cost, max(moq) AS moq,
+                   max(lead_time_days) AS master_lead_time_days,
+                   max(lead_time_std_days) AS master_lead_time_std_days
+            FROM products GROUP BY product_id
+        ),
+        observed AS (      -- order-to-delivery and order-to-shipment days of demand lines
+            SELECT product_id,
+                   avg(date_diff('day', order_date, delivered_date))
+                       FILTER (WHERE delivered_date >= order_date) AS delivery_days,
+                   coalesce(stddev_samp(date_diff('day', order_date, delivered_date))
+                       FILTER (WHERE delivered_date >= order_date), 0) AS delivery_std_days,
+                   avg(date_diff('day', order_date, ship_date)) FILTER (WHERE ship_date >= order_date) AS ship_days,
+                   coalesce(stddev_samp(date_diff('day', order_date, ship_date))
+                       FILTER (WHERE ship_date >= order_date), 0) AS ship_std_days
+            FROM orders WHERE quantity > 0 GROUP BY product_id
+        )
+        SELECT coalesce(m.product_id, o.product_id) AS product_id, m.unit_cost, m.moq,
+               CASE WHEN m.master_lead_time_days IS NOT NULL THEN 'products'
+                    WHEN o.delivery_days IS NOT NULL THEN 'observed_delivery'
+                    WHEN o.ship_days IS NOT NULL THEN 'observed_shipment'
+                    ELSE 'missing' END AS lead_time_source,
+               coalesce(m.master_lead_time_days, o.delivery_days, o.ship_days) AS lead_time_days,
+               CASE WHEN m.master_lead_time_days IS NOT NULL THEN coalesce(m.master_lead_time_std_days, 0)
+                    WHEN o.delivery_days IS NOT NULL THEN o.delivery_std_days
+                    WHEN o.ship_days IS NOT NULL THEN o.ship_std_days END AS lead_time_std_days
+        FROM master AS m FULL OUTER JOIN observed AS o ON o.product_id = m.product_id
+    """).df()
+    return frame
+
+
+def _forecast_rmse(store: Store, items: pd.DataFrame, keys: list[str], level: str, bucket: str,
+                   methods: pd.Series) -> pd.DataFrame:
+    """RMSE per item of its forecast on its last ERROR_HORIZON[bucket] buckets held out.
+
+    The same last-H holdout as `core.forecast_backtest.backtest` (one origin): fitted on the
+    buckets before, with the item's policy method (``auto`` by its demand pattern). Columns:
+    keys, rmse (NaN where the history is too short to hold any buckets out).
+    """
+    import numpy as np
+    import pandas as pd
+
+    from core.features import bucket_demand
+    from core.forecast import TIME, VALUE, forecast
+
+    horizon = ERROR_HORIZON[bucket]
+    demand = bucket_demand(store, level, bucket)
+    demand = demand[[*keys, TIME, VALUE]].sort_values([*keys, TIME], kind="mergesort").reset_index(drop=True)
+    from_end = demand.groupby(keys, sort=False).cumcount(ascending=False).to_numpy()
+    sizes = demand.groupby(keys, sort=False)[TIME].transform("size").to_numpy()
+    enough = sizes > horizon
+    train, held_out = demand[enough & (from_end >= horizon)], demand[enough & (from_end < horizon)]
+    chosen = items[keys].assign(_method=methods.to_numpy(), demand_pattern=items["demand_pattern"].to_numpy())
+    parts = []
+    for method, group in chosen.groupby("_method", sort=True):
+        part = train.merge(group[keys], on=keys, how="inner")
+        if part.empty:
+            continue
+        result = forecast(part, method=str(method), horizon=horizon, patterns=group[[*keys, "demand_pattern"]],
+                          bucket=bucket)
+        parts.append(result.forecasts.merge(held_out, on=[*keys, TIME], how="inner", validate="one_to_one"))
+    if not parts:
+        return items[keys].assign(rmse=np.nan)
+    compared = pd.concat(parts, ignore_index=True)
+    compared["_squared"] = (compared["forecast_quantity"] - compared[VALUE]) ** 2
+    rmse = np.sqrt(compared.groupby(keys, sort=False)["_squared"].mean()).rename("rmse").reset_index()
+    return items[keys].merge(rmse, on=keys, how="left")
+
+
+def policy_items(store: Store, version_id: int, *, bucket: str | None = None, demand_source: str = "history",
+                 ordering_cost: float | None = None, holding_rate: float | None = None,
+                 policies: Sequence[SegmentPolicy] | None = None, default_lead_time_days: float | None = None,
+                 ) -> pd.DataFrame:
+    """Per item of a version: its segment's policy and the safety stock, reorder point and order
+    quantity it gives, with every input each figure came from.
+
+    ``bucket`` defaults to the version's. ``demand_source``: ``history`` or ``forecast_errors``
+    (module docstring). ``ordering_cost`` (currency per order) and ``holding_rate`` (share of
+    unit cost per year) switch on the EOQ. ``policies`` overrides the version's
+    (`version_policies`), e.g. for a what-if with unsaved edits. ``default_lead_time_days`` fills
+    products with no lead time from master data or orders.
+
+    Columns: PLAN_COLUMNS first (product_id, segment, service_level, safety_stock, reorder_point,
+    order_quantity, forecast_method, demand_mean, demand_std, lead_time, lead_time_std, z,
+    bucket; lead times in buckets), then customer_id (customer_product level), segment_label,
+    lead_time_days, lead_time_std_days, lead_time_source, demand_std_source, moq and the rest of
+    `core.policy.plan_items`. Make-to-order items have zero stock figures and NaN z.
+    """
+    from core.policy import BUCKET_DAYS, plan_items
+
+    if demand_source not in DEMAND_SOURCES:
+        raise SegplanError(f"demand source {demand_source!r} is unknown", "choose history or forecast_errors")
+    if bucket is not None and bucket not in BUCKET_DAYS:
+        raise SegplanError(f"bucket {bucket!r} is unknown", "choose week or month")
+    if default_lead_time_days is not None and not default_lead_time_days >= 0:
+        raise SegplanError(f"default lead time {default_lead_time_days!r} days is negative or not a number",
+                           "give 0 or more days")
+    version = _version(store, version_id)
+    vid, level = int(version["version_id"]), str(version["level"])
+    if level == "customer":
+        raise SegplanError(f"version {vid} segments customers; stock policies need products",
+                           "plan a version at product (or customer_product) level, see `segplan versions`")
+    bucket = bucket or str(version["bucket"])
+    keys = ["customer_id", "product_id"] if level == "customer_product" else ["product_id"]
+    chosen = list(policies) if policies is not None else version_policies(store, vid)
+    items = _version_items(store, version, bucket)
+    if items.empty:
+        raise SegplanError(f"version {vid} has no items with order lines in the database",
+                           "load the orders the version was made on, or segment again")
+    master = _product_master(store)
+    items = items.drop(columns=[c for c in ("unit_cost", "moq", "lead_time_days") if c in items.columns])
+    items = items.merge(master, on="product_id", how="left", validate="many_to_one")
+    items["lead_time_source"] = items["lead_time_source"].fillna("missing")
+    if default_lead_time_days is not None:
+        gap = items["lead_time_days"].isna()
+        items.loc[gap, "lead_time_days"] = float(default_lead_time_days)
+        items.loc[gap, "lead_time_std_days"] = 0.0
+        items.loc[gap, "lead_time_source"] = "default"
+    _check_lead_times(items, chosen)
+
+    if demand_source == "forecast_errors":
+        # the policy's method; "auto" is left to forecast(), which may pick Holt-Winters for seasonal items
+        methods = items["segment"].map({str(p.segment): p.forecast_method for p in chosen}).fillna("auto")
+        items = items.merge(_forecast_rmse(store, items, keys, level, bucket, methods), on=keys, how="left")
+    plan = plan_items(items, chosen, bucket=bucket, ordering_cost=ordering_cost, holding_rate=holding_rate)
+    extra = items[["segment_label", "lead_time_days", "lead_time_std_days", "lead_time_source", "moq"]]
+    plan = plan.join(extra.reset_index(drop=True))
+    plan["moq"] = plan["moq"].astype(float)
+    plan["z"] = plan["z"].astype(float)
+    first = [*PLAN_COLUMNS, *(["customer_id"] if level == "customer_product" else [])]
+    rest = [c for c in plan.columns if c not in first]
+    return plan[[*first, *rest]]
+
+
+def _check_lead_times(items: pd.DataFrame, policies: Sequence[SegmentPolicy]) -> None:
+    mto = {str(p.segment) for p in policies if p.inventory_strategy == "make_to_order"}
+    gap = items["lead_time_days"].isna() & ~items["segment"].isin(mto)
+    if gap.any():
+        first = items.loc[gap, "product_id"].iloc[0]
+        raise SegplanError(
+            f"{int(gap.sum())} stocked item(s) have no lead time (first: product {first!r}): products.lead_time_days "
+            "is empty and no order line has a delivered_date or ship_date",
+            "load lead_time_days into products, or give a default lead time (--default-lead-time-days)")
