@@ -158,7 +158,7 @@ def ingest_file(
     ...) rejected as 'non-product code'; default `DEFAULT_NON_PRODUCT_CODES`, an empty set
     keeps them. ``sheet`` picks the XLSX sheet (name or 0-based index; default the first).
     """
-    from core.ingest_read import sniff_csv, stage_csv, stage_parquet
+    from core.ingest_read import commit_staging, sniff_csv, stage_csv, stage_parquet
     from core.ingest_xlsx import stage_xlsx, xlsx_headers
     from core.ingest_rules import LoadPlan, run_rules
 
@@ -216,6 +216,8 @@ def ingest_file(
             staged = stage_parquet(cur, path)
         else:
             staged = stage_xlsx(cur, path, sheet)
+        # parallel scans of the stage from here on; nothing in the file has changed yet
+        commit_staging(cur)
         step(0.4, f"validating {staged.rows_read:,} rows")
         plan = LoadPlan(
             spec=spec,

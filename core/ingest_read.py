@@ -268,6 +268,19 @@ class Staged:
 StructuralRow = tuple[int, str | None, str, str]   # source_row, column_name, value, reason
 
 
+def commit_staging(cur: duckdb.DuckDBPyConnection) -> None:
+    """Commit the staging tables written so far and open the next transaction on ``cur``.
+
+    DuckDB scans a table created in the open transaction (transaction-local storage) on one
+    thread, so every later pass over the stage (profile, checks, the insert) would run on one
+    core; and such a table's rowids are provisional until commit. The staging tables are TEMP:
+    committing them writes nothing to the file, and the load proper (rejects, rows, the run,
+    mappings) stays one transaction, begun here.
+    """
+    cur.commit()
+    cur.begin()
+
+
 def create_structural(cur: duckdb.DuckDBPyConnection, rows: list[StructuralRow]) -> None:
     """The structural rejects found while reading (Python readers), as one table."""
     import pyarrow as pa
@@ -346,6 +359,8 @@ def stage_csv(cur: duckdb.DuckDBPyConnection, path: Path, dialect: CsvDialect) -
             f"{path.name}: cannot read as CSV: {str(exc).splitlines()[0]}",
             hint="check the file is a text export with one header line",
         ) from exc
+    # committed before its rowids are read: they are final (0-based) only once committed
+    commit_staging(cur)
     good = cur.execute(f"SELECT count(*) FROM {q(STAGE_TABLE)}").fetchall()[0][0]
     # DuckDB's "line" counts records (and blank lines), one per line in a file without
     # quoted line breaks; one structural reject per line even if it has several errors.
@@ -379,7 +394,7 @@ def stage_csv(cur: duckdb.DuckDBPyConnection, path: Path, dialect: CsvDialect) -
     )
     # the line of good record k (0-based rowid): header line + k + 1 + rejected lines before it.
     # (a view cannot take parameters: the header line sits in a one-row table)
-    # rowids of a table created inside a transaction do not start at 0: count from the first
+    # the rowids of the committed stage count records in file order; counted from the first one
     cur.execute(
         f"""CREATE OR REPLACE TEMP TABLE {q(HEADER_LINE_TABLE)} AS
         SELECT CAST(? AS BIGINT) AS header_line, min(rowid) AS first_rowid, max(rowid) AS last_rowid
