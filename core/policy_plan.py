@@ -62,7 +62,7 @@ _POLICY_FIELDS = ("service_level", "service_level_type", "inventory_strategy", "
 
 
 # -- the version ------------------------------------------------------------------------------
-def _version(store: Store, version_id: int) -> dict[str, object]:
+def version_info(store: Store, version_id: int) -> dict[str, object]:
     """Header of a version: id, level, bucket, ABC measure (error naming the id when unknown)."""
     from core.versions import _header
 
@@ -108,7 +108,7 @@ def version_policies(store: Store, version_id: int) -> list[SegmentPolicy]:
     abc / xyz / demand_pattern): a nine-box segment takes its cell, any other segment the cell
     of its dominant ABC and XYZ class. Segment names are text, as saved.
     """
-    version = _version(store, version_id)
+    version = version_info(store, version_id)
     segments = _segments(store, int(version["version_id"]))
     saved = _saved(store, int(version["version_id"]))
     missing = [s for s in segments if s not in saved]
@@ -146,7 +146,7 @@ def save_policies(store: Store, version_id: int, policies: Sequence[SegmentPolic
     ``policy_events`` row (``created`` when it had none saved, else ``changed``) with the
     policy before and after as JSON. Segments not given keep what they had.
     """
-    version = _version(store, version_id)
+    version = version_info(store, version_id)
     vid = int(version["version_id"])
     given = [_as_policy(p) for p in policies]
     segments = set(_segments(store, vid))
@@ -207,7 +207,7 @@ def _write(store: Store, version_id: int, changed: list[SegmentPolicy], saved: M
 def policy_events(store: Store, version_id: int) -> pd.DataFrame:
     """The policy history of a version, oldest first: segment, event_at, user_name, action,
     policy_before, policy_after (JSON text)."""
-    vid = int(_version(store, version_id)["version_id"])
+    vid = int(version_info(store, version_id)["version_id"])
     return store.cursor().execute(
         """SELECT segment, event_at, user_name, action, policy_before, policy_after
            FROM policy_events WHERE version_id = ? ORDER BY event_at, segment""", [vid]).df()
@@ -314,7 +314,7 @@ def policy_items(store: Store, version_id: int, *, bucket: str | None = None, de
     if default_lead_time_days is not None and not default_lead_time_days >= 0:
         raise SegplanError(f"default lead time {default_lead_time_days!r} days is negative or not a number",
                            "give 0 or more days")
-    version = _version(store, version_id)
+    version = version_info(store, version_id)
     vid, level = int(version["version_id"]), str(version["level"])
     if level == "customer":
         raise SegplanError(f"version {vid} segments customers; stock policies need products",
@@ -360,3 +360,144 @@ def _check_lead_times(items: pd.DataFrame, policies: Sequence[SegmentPolicy]) ->
             f"{int(gap.sum())} stocked item(s) have no lead time (first: product {first!r}): products.lead_time_days "
             "is empty and no order line has a delivered_date or ship_date",
             "load lead_time_days into products, or give a default lead time (--default-lead-time-days)")
+
+
+# -- allocation of a version's stock ------------------------------------------------------------
+#: names a supply file's quantity column may have, the first found is used
+SUPPLY_QUANTITY_NAMES = ("available_quantity", "quantity", "stock", "available")
+ORDER_COLUMNS = ("order_id", "line_number", "customer_id", "product_id", "quantity")
+#: segment of an order line whose item is not in the version: served after every tier
+NOT_IN_VERSION = "(not in version)"
+
+
+def _read_csv(path: os.PathLike[str] | str, what: str) -> pd.DataFrame:
+    """A CSV as text (ids keep their leading zeros), headers trimmed; errors name the file."""
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except FileNotFoundError:
+        raise SegplanError(f"{what} file {path}: not found", "give the path of a CSV file") from None
+    except pd.errors.EmptyDataError:
+        raise SegplanError(f"{what} file {path}: is empty", "write a header row and one row per line") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SegplanError(f"{what} file {path}: cannot be read as CSV ({first})", "save it as UTF-8 CSV") from None
+    known = {*ORDER_COLUMNS, *SUPPLY_QUANTITY_NAMES}
+    # the columns segplan reads are matched whatever their case; others keep their names
+    frame.columns = [str(c).strip().lower() if str(c).strip().lower() in known else str(c).strip()
+                     for c in frame.columns]
+    return frame
+
+
+def _need(frame: pd.DataFrame, path: object, what: str, columns: Sequence[str]) -> None:
+    for column in columns:
+        if column not in frame.columns:
+            raise SegplanError(f"{what} file {path}: column {column!r} is missing",
+                               f"the header needs {', '.join(columns)}; it has {', '.join(frame.columns)}")
+        empty = frame[column].str.strip() == ""
+        if empty.any():
+            raise SegplanError(f"{what} file {path}, row {int(empty.to_numpy().argmax()) + 2}, column {column!r}: "
+                               "is empty", "every row needs a value there; row 1 is the header")
+
+
+def _whole(frame: pd.DataFrame, path: object, what: str, column: str, negative_ok: bool) -> pd.Series:
+    import numpy as np
+    import pandas as pd
+
+    numbers = pd.to_numeric(frame[column].str.strip(), errors="coerce")
+    bad = numbers.isna() | ~np.isfinite(numbers) | (numbers != numbers.round())
+    if not negative_ok:
+        bad |= numbers < 0
+    if bad.any():
+        row = int(bad.to_numpy().argmax())
+        raise SegplanError(f"{what} file {path}, row {row + 2}, column {column!r}: {frame[column].iloc[row]!r} is not "
+                           f"a whole {'' if negative_ok else 'non-negative '}number",
+                           "allocation works in whole units; row 1 is the header")
+    return numbers.astype("int64")
+
+
+def read_supply(path: os.PathLike[str] | str) -> pd.DataFrame:
+    """A supply CSV: product_id and available_quantity (or quantity, stock, available).
+
+    Returns product_id and available_quantity (whole units; several rows of a product are added
+    up by the allocation, a negative balance counts as 0)."""
+    import pandas as pd
+
+    frame = _read_csv(path, "supply")
+    column = next((c for c in SUPPLY_QUANTITY_NAMES if c in frame.columns), None)
+    if column is None:
+        raise SegplanError(f"supply file {path}: no column available_quantity",
+                           f"name the stock column one of {', '.join(SUPPLY_QUANTITY_NAMES)}; it has "
+                           f"{', '.join(frame.columns)}")
+    _need(frame, path, "supply", ("product_id", column))
+    return pd.DataFrame({"product_id": frame["product_id"].str.strip(),
+                         "available_quantity": _whole(frame, path, "supply", column, negative_ok=True)})
+
+
+def read_orders(path: os.PathLike[str] | str, level: str = "product") -> pd.DataFrame:
+    """An open-order-lines CSV: order_id, line_number (optional), customer_id, product_id,
+    quantity (whole, not negative); other columns are carried through. customer_id is
+    required when the version's level has customers. Columns are kept as text but quantity."""
+    frame = _read_csv(path, "orders")
+    needed = ["order_id", "product_id", "quantity"] + (["customer_id"] if level != "product" else [])
+    _need(frame, path, "orders", needed)
+    frame["quantity"] = _whole(frame, path, "orders", "quantity", negative_ok=False)
+    return frame
+
+
+def allocate_version(store: Store, version_id: int, supply: pd.DataFrame, orders: pd.DataFrame):
+    """Allocate ``supply`` (read_supply) to open ``orders`` (read_orders) by the version's tiers.
+
+    Each line's segment is that of its item in the version (product level: the product's;
+    customer level: the customer's; customer_product: the pair's) and its tier that segment's
+    policy's allocation_tier (`version_policies`). A line whose item is not in the version gets
+    segment NOT_IN_VERSION and the tier after the lowest. Returns `core.allocation.AllocationResult`
+    whose lines are the input columns + segment, allocation_tier, allocated_quantity,
+    cut_quantity, and whose summary is per segment (fill_rate = allocated / ordered).
+    """
+    import numpy as np
+    import pandas as pd
+
+    from core.allocation import AllocationResult, allocate, allocation_summary
+    from core.features import key_columns
+    from core.versions import assignments
+
+    version = version_info(store, version_id)
+    vid, level = int(version["version_id"]), str(version["level"])
+    keys = list(key_columns(level))
+    missing = [k for k in keys if k not in orders.columns]
+    if missing:
+        raise SegplanError(f"orders: column {missing[0]!r} is missing",
+                           f"version {vid} is at {level} level, so each line needs {', '.join(keys)}")
+    tiers = {p.segment: int(p.allocation_tier) for p in version_policies(store, vid)}
+    assigned = assignments(store, vid)[[*keys, "segment"]]
+    assigned = assigned.assign(segment=assigned["segment"].astype(str),
+                               **{k: assigned[k].astype(str) for k in keys})
+    lookup = orders[keys].astype(str).apply(lambda s: s.str.strip())
+    segment = lookup.merge(assigned, on=keys, how="left", validate="many_to_one")["segment"]
+    segment = segment.fillna(NOT_IN_VERSION).to_numpy(dtype=object)
+    last = max(tiers.values(), default=0) + 1
+    tier = np.array([tiers.get(s, last) for s in segment], dtype=np.int64)
+    if "line_number" in orders.columns:
+        text = orders["line_number"].astype(str).str.strip()
+        numeric = pd.to_numeric(text, errors="coerce")
+        line = numeric if numeric.notna().all() else text  # 2 before 10 when all are numbers
+    else:
+        line = orders.groupby("order_id", sort=False).cumcount() + 1
+    work = pd.DataFrame({"order_id": orders["order_id"].astype(str).str.strip().to_numpy(), "line": line.to_numpy(),
+                         "product_id": orders["product_id"].astype(str).str.strip().to_numpy(),
+                         "quantity": orders["quantity"].to_numpy(np.int64), "segment": segment,
+                         "allocation_tier": tier})
+    stock = pd.DataFrame({"product_id": supply["product_id"].to_numpy(),
+                          "available": supply["available_quantity"].to_numpy(np.int64)})
+    result = allocate(stock, work)
+    lines = orders.copy()
+    lines["segment"] = segment
+    lines["allocation_tier"] = tier
+    lines["allocated_quantity"] = result.lines["allocated"].to_numpy(np.int64)
+    lines["cut_quantity"] = result.lines["cut"].to_numpy(np.int64)
+    summary = allocation_summary(result.lines)
+    summary.insert(1, "allocation_tier", summary["segment"].map(lambda s: tiers.get(s, last)).astype("int64"))
+    summary = summary.sort_values(["allocation_tier", "segment"], kind="mergesort", ignore_index=True)
+    return AllocationResult(lines=lines, summary=summary)
