@@ -21,6 +21,9 @@ PAGES = {
         st.Page("pages/segment.py", title="Segment", icon=":material/hub:"),
         st.Page("pages/explain.py", title="Explain", icon=":material/psychology:"),
     ],
+    "Policies": [
+        st.Page("pages/policies.py", title="Policies", icon=":material/tune:"),
+    ],
 }
 
 st.navigation(PAGES).run()

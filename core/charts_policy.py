@@ -99,6 +99,46 @@ def with_service_level(policies: Sequence[SegmentPolicy], segment: str, level: f
             for p in policies]
 
 
+#: Columns of a plan that `core.policy.plan_items` needs to plan the same items again.
+PLAN_INPUTS = ("customer_id", "product_id", "segment", "demand_mean", "demand_std", "lead_time_days",
+               "lead_time_std_days", "unit_cost", "moq")
+
+
+def plan_inputs(plan: pd.DataFrame) -> pd.DataFrame:
+    """The inputs of a plan (`core.policy_plan.policy_items` rows) as items for `plan_items` and
+    `service_curve`, so a what-if re-plans in memory. ``demand_std`` is the one the plan used (the
+    forecast RMSE when it planned on forecast errors)."""
+    return plan[[c for c in PLAN_INPUTS if c in plan.columns]].reset_index(drop=True)
+
+
+def compare_plans(plan_a: pd.DataFrame, plan_b: pd.DataFrame, labels: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Two plans of the same items per segment, as `core.policy.compare_policy_sets` gives them
+    (suffixes ``_a`` and ``_b``, changes b - a), with the segment's name beside its code."""
+    from core.policy import segment_summary
+
+    sides = []
+    for suffix, plan in (("_a", plan_a), ("_b", plan_b)):
+        summary = segment_summary(plan)
+        settings = plan.assign(segment=plan["segment"].astype(str)).groupby("segment", sort=True).agg(
+            service_level=("service_level", "first"), service_level_type=("service_level_type", "first"),
+            inventory_strategy=("inventory_strategy", "first")).reset_index()
+        sides.append(summary.merge(settings, on="segment").set_index("segment").add_suffix(suffix))
+    out = sides[0].join(sides[1]).reset_index().drop(columns=["items_b"]).rename(columns={"items_a": "items"})
+    for name in ("safety_stock_value", "cycle_stock_value", "inventory_value", "expected_fill_rate"):
+        out[f"{name}_change"] = out[f"{name}_b"] - out[f"{name}_a"]
+    return comparison_table(out, labels or {})
+
+
+def plan_totals(plan: pd.DataFrame) -> dict[str, float]:
+    """Inventory value and demand-weighted expected fill rate of a whole plan (stocked items)."""
+    fill = plan["expected_fill_rate"].to_numpy(dtype=float)
+    weight = np.where(np.isnan(fill), 0.0, plan["demand_mean"].to_numpy(dtype=float))
+    return {"inventory_value": float(np.nansum(plan["inventory_value"].to_numpy(dtype=float))),
+            "safety_stock_value": float(np.nansum(plan["safety_stock_value"].to_numpy(dtype=float))),
+            "expected_fill_rate": float(np.nansum(weight * np.nan_to_num(fill)) / weight.sum())
+            if weight.sum() > 0 else float("nan")}
+
+
 # -- per-segment results --------------------------------------------------------------------
 def segment_results(summary: pd.DataFrame, policies: Sequence[SegmentPolicy], labels: Mapping[str, str],
                     backtest: pd.DataFrame | None = None) -> pd.DataFrame:

@@ -123,3 +123,26 @@ def test_allocation_fill_chart_in_tier_order():
 def test_money_reads_whole_units():
     assert cp.money(1234567.4) == "1,234,567"
     assert cp.money(float("nan")) == "–"
+
+
+def test_plan_inputs_replan_to_the_same_figures_and_compare_plans_matches_core(items):
+    saved = default_policies(items)
+    plan = plan_items(items, saved).assign(lead_time_days=items["lead_time_days"],
+                                           lead_time_std_days=0.0, moq=np.nan)
+    again = plan_items(cp.plan_inputs(plan), saved)
+    assert again["safety_stock_value"].tolist() == pytest.approx(plan["safety_stock_value"].tolist())
+    what_if = cp.with_service_level(saved, "AX", 0.995)
+    mine = cp.compare_plans(plan, plan_items(cp.plan_inputs(plan), what_if), {"AX": "Runners"})
+    core = compare_policy_sets(items, saved, what_if)
+    assert mine["segment_label"].tolist() == ["Runners", "BY", "CZ"]
+    for column in ("inventory_value_change", "expected_fill_rate_change", "service_level_b"):
+        assert mine[column].tolist() == pytest.approx(core[column].tolist(), nan_ok=True)
+
+
+def test_plan_totals_weigh_fill_rate_by_demand(items):
+    plan = plan_items(items, default_policies(items))
+    totals = cp.plan_totals(plan)
+    stocked = plan[plan["expected_fill_rate"].notna()]
+    expected = (stocked["expected_fill_rate"] * stocked["demand_mean"]).sum() / stocked["demand_mean"].sum()
+    assert totals["expected_fill_rate"] == pytest.approx(expected)
+    assert totals["inventory_value"] == pytest.approx(plan["inventory_value"].sum())

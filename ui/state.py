@@ -411,3 +411,79 @@ def global_explanations(source: str, level: str, bucket: str, measure: str, samp
     """SHAP importance per segment and beeswarm points, from a seeded sample of ``sample`` items."""
     store = get_store()
     return _global_explanations(str(store.path), data_version(store), source, level, bucket, measure, sample, fitted)
+
+
+# -- policies -------------------------------------------------------------------------------
+def _policy_key(policies: Any) -> tuple[tuple[Any, ...], ...]:
+    """Policies as plain tuples: a cache key that changes with any setting."""
+    import dataclasses
+
+    return tuple(dataclasses.astuple(p) for p in policies)
+
+
+def _policies_of(key: tuple[tuple[Any, ...], ...]) -> list[Any]:
+    from core.policy import SegmentPolicy
+
+    return [SegmentPolicy(*fields) for fields in key]
+
+
+def version_policies(version_id: int) -> list[Any]:
+    """The version's saved policy per segment, else the default by class (not cached: a save shows at once)."""
+    from core.policy_plan import version_policies as policies
+
+    return policies(get_store(), int(version_id))
+
+
+def save_version_policies(version_id: int, policies: Any) -> list[Any]:
+    """Save the policies of a version (only changed segments are written and logged); returns all of them."""
+    import os
+
+    from core.policy_plan import save_policies
+
+    return save_policies(get_store(), int(version_id), list(policies), os.environ.get("USER"))
+
+
+@st.cache_data(max_entries=CACHE_ENTRIES, ttl=CACHE_TTL, show_spinner=False)
+def _policy_plan(db_path: str, version: str, version_id: int, policies: tuple[tuple[Any, ...], ...],
+                 demand_source: str, ordering_cost: float | None, holding_rate: float | None) -> pd.DataFrame:
+    from core.policy_plan import policy_items
+
+    return policy_items(_open_store(db_path), version_id, demand_source=demand_source, ordering_cost=ordering_cost,
+                        holding_rate=holding_rate, policies=_policies_of(policies))
+
+
+def policy_plan(version_id: int, policies: Any, demand_source: str = "history", ordering_cost: float | None = None,
+                holding_rate: float | None = None) -> pd.DataFrame:
+    """Per-item plan of a version under the given policies (cached per data version and policies)."""
+    store = get_store()
+    return _policy_plan(str(store.path), data_version(store), int(version_id), _policy_key(policies), demand_source,
+                        ordering_cost, holding_rate)
+
+
+@st.cache_data(max_entries=8, ttl=CACHE_TTL, show_spinner=False)
+def _policy_backtest(db_path: str, version: str, version_id: int, bucket: str,
+                     policies: tuple[tuple[Any, ...], ...]) -> pd.DataFrame:
+    from core.policy_backtest import segment_backtest
+    from core.versions import assignments
+
+    store = _open_store(db_path)
+    return segment_backtest(store, assignments(store, version_id), _policies_of(policies), bucket=bucket)
+
+
+def policy_backtest(version_id: int, bucket: str, policies: Any) -> pd.DataFrame:
+    """Forecast WAPE and bias per segment with each segment's policy method (cached per data version)."""
+    store = get_store()
+    return _policy_backtest(str(store.path), data_version(store), int(version_id), bucket, _policy_key(policies))
+
+
+@st.cache_data(max_entries=8, ttl=CACHE_TTL, show_spinner=False)
+def _allocation_demo(db_path: str, version: str, weeks: int, stock_share: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    from core.allocation_demo import demo_inputs
+
+    return demo_inputs(_open_store(db_path), weeks, stock_share)
+
+
+def allocation_demo(weeks: int, stock_share: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(stock, open lines) made from the last ``weeks`` of orders (cached per data version)."""
+    store = get_store()
+    return _allocation_demo(str(store.path), data_version(store), int(weeks), float(stock_share))

@@ -1,0 +1,194 @@
+"""The Policies page (pages/policies.py) through AppTest.
+
+On an empty database and on the tiny sample database with a saved product-level ABC x XYZ
+version: no exception, the policy table, a save that persists, the what-if slider moving the
+metrics, the forecast backtest beside the results and the allocation demo's fill rates.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.policy_plan import version_policies
+from core.sample import build_tiny_database
+from core.store import Store
+from core.versions import run_segmentation
+
+APP = Path(__file__).resolve().parents[1] / "app.py"
+POLICIES = "pages/policies.py"
+
+
+@pytest.fixture(scope="module")
+def tiny_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("tiny_policies") / "tiny.duckdb"
+    with Store(path) as store:
+        build_tiny_database(store)
+        run_segmentation(store, "product", "abc_xyz")
+    return path
+
+
+@pytest.fixture
+def tiny_db(tiny_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the tiny database with version 1 (product, ABC x XYZ) per test (tests save policies)."""
+    path = tmp_path / "tiny.duckdb"
+    shutil.copy(tiny_template, path)
+    monkeypatch.setenv("SEGPLAN_DB", str(path))
+    return path
+
+
+@pytest.fixture
+def empty_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "empty.duckdb"
+    monkeypatch.setenv("SEGPLAN_DB", str(path))
+    return path
+
+
+def open_page() -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=120).run()
+    at.switch_page(POLICIES).run()
+    no_exception(at)
+    return at
+
+
+def no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def metrics(at: AppTest) -> dict[str, tuple[str, str]]:
+    return {m.label: (m.value, m.delta) for m in at.metric}
+
+
+def chart_titles(at: AppTest) -> list[str]:
+    titles = []
+    for chart in at.get("vega_lite_chart"):
+        spec = json.loads(chart.proto.spec)
+        title = spec.get("title") or next((part.get("title") for part in spec.get("layer", []) if part.get("title")), None)
+        titles.append(title["text"] if isinstance(title, dict) else str(title))
+    return titles
+
+
+def policy_table(at: AppTest):
+    return next(d.value for d in at.dataframe if "allocation_tier" in d.value.columns and "segment_label" in d.value.columns
+                and "service_level_type" in d.value.columns)
+
+
+def texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [i.value for i in at.info] + [c.value for c in at.caption]
+    parts += [s.value for s in at.success] + [e.value for e in at.error] + [w.value for w in at.warning]
+    return "\n".join(parts)
+
+
+def test_policies_page_without_versions_links_to_segment(empty_db: Path):
+    at = open_page()
+    assert at.title[0].value == "Policies"
+    assert "No saved segmentation yet" in at.info[0].value
+    assert [link.proto.page for link in at.get("page_link")][-1] == "segment"
+    assert at.error == []
+
+
+def test_policy_table_results_what_if_and_per_product_are_shown(tiny_db: Path):
+    at = open_page()
+    assert at.error == []
+    table = policy_table(at)
+    assert sorted(table["segment_label"]) == ["AX", "AY", "AZ", "BX", "BY", "BZ", "CY", "CZ"]
+    ax = table.set_index("segment_label").loc["AX"]
+    assert ax["service_level"] == pytest.approx(0.98)
+    assert ax["allocation_tier"] == 1
+    assert table.set_index("segment_label").loc["CZ", "inventory_strategy"] == "make_to_order"
+    shown = metrics(at)
+    assert {"Inventory investment (all segments)", "Expected fill rate (all segments)"} <= set(shown)
+    assert shown["Inventory investment (all segments)"][1] == "+0 vs saved"
+    titles = chart_titles(at)
+    for title in ("Inventory investment per segment", "What-if against the saved policies"):
+        assert title in titles, titles
+    assert any(t.startswith("Service against inventory: «") for t in titles)
+    plan = next(d.value for d in at.dataframe if "reorder_point" in d.value.columns)
+    assert len(plan) == 60
+    assert {"demand_mean", "demand_std", "lead_time", "lead_time_std", "z", "safety_stock"} <= set(plan.columns)
+    assert "Download the plan (CSV)" in [b.label for b in at.get("download_button")]
+
+
+def test_the_what_if_slider_moves_inventory_and_fill_rate(tiny_db: Path):
+    at = open_page()
+    at.selectbox(key="pol_whatif_segment:1").set_value("AY").run()
+    no_exception(at)
+    slider = next(s for s in at.slider if s.key.startswith("pol_whatif_level:1:AY:"))
+    assert slider.value == pytest.approx(0.97)
+    before = metrics(at)
+    slider.set_value(0.995).run()
+    no_exception(at)
+    after = metrics(at)
+    assert after["Inventory investment (all segments)"][0] != before["Inventory investment (all segments)"][0]
+    assert after["Inventory investment (all segments)"][1].startswith("+")
+    assert after["Inventory investment (all segments)"][1] != "+0 vs saved"
+    assert after["Expected fill rate of «AY»"][1].startswith("+")
+    comparison = next(d.value for d in at.dataframe if "inventory_value_change" in d.value.columns)
+    changed = comparison.set_index("segment_label")["inventory_value_change"]
+    assert changed["AY"] > 0
+    assert (changed.drop("AY") == 0).all()
+
+
+def test_edit_and_save_policies_then_they_persist(tiny_db: Path):
+    at = open_page()
+    save = next(b for b in at.button if b.label == "Save policies")
+    assert save.disabled
+    editor_key = "pol_editor:1:0"
+    rows = policy_table(at)
+    position = int(rows.index[rows["segment_label"] == "BY"][0])
+    # AppTest has no data-editor element: set the edit as the browser sends it.
+    at.session_state[editor_key] = {"edited_rows": {position: {"service_level": 0.99, "allocation_tier": 1}},
+                                    "added_rows": [], "deleted_rows": []}
+    at.run()
+    no_exception(at)
+    assert "2 unsaved change(s)" in texts(at)
+    changes = next(d.value for d in at.dataframe if "setting" in d.value.columns)
+    assert set(changes["setting"]) == {"service level", "allocation tier"}
+    next(b for b in at.button if b.label == "Save policies").click().run()
+    no_exception(at)
+    assert "Saved 2 change(s) to version 1's policies" in at.success[0].value
+    with Store(tiny_db) as store:
+        by = next(p for p in version_policies(store, 1) if p.segment == "BY")
+    assert (by.service_level, by.allocation_tier) == (0.99, 1)
+
+    fresh = open_page()
+    table = policy_table(fresh).set_index("segment_label")
+    assert table.loc["BY", "service_level"] == pytest.approx(0.99)
+    assert "No unsaved changes." in texts(fresh)
+
+
+def test_backtest_puts_wape_and_bias_beside_the_policy(tiny_db: Path):
+    at = open_page()
+    at.toggle(key="pol_backtest:1").set_value(True).run()
+    no_exception(at)
+    results = next(d.value for d in at.dataframe if "wape" in d.value.columns)
+    assert results["wape"].notna().sum() >= 6
+    assert results["backtest_methods"].str.len().gt(0).any()
+
+
+def test_allocation_demo_shows_fill_rates_per_segment(tiny_db: Path):
+    at = open_page()
+    assert at.radio(key="pol_alloc_source").value == "demo"
+    assert "Fill rate per segment after allocation" in chart_titles(at)
+    summary = next(d.value for d in at.dataframe if "line_fill_rate" in d.value.columns)
+    assert summary["fill_rate"].between(0.7, 0.85).all()  # 80 % of the open quantity is in stock
+    assert summary["allocation_tier"].is_monotonic_increasing
+    assert "Download the allocation (CSV)" in [b.label for b in at.get("download_button")]
+    at.slider(key="pol_demo_share").set_value(100).run()
+    no_exception(at)
+    summary = next(d.value for d in at.dataframe if "line_fill_rate" in d.value.columns)
+    assert (summary["fill_rate"] == 1.0).all()
+
+
+def test_a_customer_level_version_is_explained_not_planned(tiny_db: Path):
+    with Store(tiny_db) as store:
+        run_segmentation(store, "customer", "abc_xyz")
+    at = open_page()
+    assert at.selectbox(key="pol_version").value == 1  # the newest product-level version first
+    at.selectbox(key="pol_version").set_value(2).run()
+    no_exception(at)
+    assert "segments customers, so it has no stock policy here" in at.warning[0].value
