@@ -553,6 +553,10 @@ def policy(
         sources = frame["lead_time_source"].value_counts().sort_index()
         typer.echo(f"{len(frame)} items of version {version} planned to {out} (lead time from: "
                    + ", ".join(f"{name} {count}" for name, count in sources.items()) + ")")
+        if "assumed_one_bucket" in sources.index:
+            typer.echo(f"note: {sources['assumed_one_bucket']} item(s) have no lead time in products or orders; one "
+                       f"{frame['bucket'].iloc[0]} was assumed: load products.lead_time_days or give "
+                       "--default-lead-time-days", err=True)
 
     _run(body)
 

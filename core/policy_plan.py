@@ -21,8 +21,9 @@ Lead time, per product, first that is known (column ``lead_time_source``)
     ``observed_delivery``: mean and sample standard deviation of delivered_date - order_date
     over the product's demand lines (as the feature lead_time_days_mean);
     ``observed_shipment``: the same with ship_date; ``default``: the caller's
-    ``default_lead_time_days`` (standard deviation 0); else ``missing`` (make-to-order items
-    need none, a stocked item without one is an error naming it).
+    ``default_lead_time_days`` (standard deviation 0); else ``assumed_one_bucket``: one bucket
+    (7 or 30.4375 days, standard deviation 0), so that data without any lead time still gets a
+    plan; the source column and `segplan policy`'s note tell the planner to load real ones.
 
 Demand variability (``demand_source``)
     ``history``: demand_std, the standard deviation of bucket demand. ``forecast_errors``: the
@@ -51,7 +52,7 @@ if TYPE_CHECKING:
     from core.store import Store
 
 DEMAND_SOURCES = ("history", "forecast_errors")
-LEAD_TIME_SOURCES = ("products", "observed_delivery", "observed_shipment", "default", "missing")
+LEAD_TIME_SOURCES = ("products", "observed_delivery", "observed_shipment", "default", "assumed_one_bucket")
 #: held-out buckets of the forecast-error backtest per bucket: a quarter of a year / half a year
 ERROR_HORIZON = {"week": 13, "month": 6}
 #: the plan's first columns, in this order (the `segplan policy` contract)
@@ -297,7 +298,7 @@ def policy_items(store: Store, version_id: int, *, bucket: str | None = None, de
     (module docstring). ``ordering_cost`` (currency per order) and ``holding_rate`` (share of
     unit cost per year) switch on the EOQ. ``policies`` overrides the version's
     (`version_policies`), e.g. for a what-if with unsaved edits. ``default_lead_time_days`` fills
-    products with no lead time from master data or orders.
+    products with no lead time from master data or orders (else one bucket is assumed).
 
     Columns: PLAN_COLUMNS first (product_id, segment, service_level, safety_stock, reorder_point,
     order_quantity, forecast_method, demand_mean, demand_std, lead_time, lead_time_std, z,
@@ -330,12 +331,12 @@ def policy_items(store: Store, version_id: int, *, bucket: str | None = None, de
     items = items.drop(columns=[c for c in ("unit_cost", "moq", "lead_time_days") if c in items.columns])
     items = items.merge(master, on="product_id", how="left", validate="many_to_one")
     items["lead_time_source"] = items["lead_time_source"].fillna("missing")
-    if default_lead_time_days is not None:
-        gap = items["lead_time_days"].isna()
-        items.loc[gap, "lead_time_days"] = float(default_lead_time_days)
+    gap = items["lead_time_days"].isna()
+    if gap.any():  # given default, else one bucket, flagged in lead_time_source
+        assumed = default_lead_time_days is None
+        items.loc[gap, "lead_time_days"] = BUCKET_DAYS[bucket] if assumed else float(default_lead_time_days)
         items.loc[gap, "lead_time_std_days"] = 0.0
-        items.loc[gap, "lead_time_source"] = "default"
-    _check_lead_times(items, chosen)
+        items.loc[gap, "lead_time_source"] = "assumed_one_bucket" if assumed else "default"
 
     if demand_source == "forecast_errors":
         # the policy's method; "auto" is left to forecast(), which may pick Holt-Winters for seasonal items
@@ -349,17 +350,6 @@ def policy_items(store: Store, version_id: int, *, bucket: str | None = None, de
     first = [*PLAN_COLUMNS, *(["customer_id"] if level == "customer_product" else [])]
     rest = [c for c in plan.columns if c not in first]
     return plan[[*first, *rest]]
-
-
-def _check_lead_times(items: pd.DataFrame, policies: Sequence[SegmentPolicy]) -> None:
-    mto = {str(p.segment) for p in policies if p.inventory_strategy == "make_to_order"}
-    gap = items["lead_time_days"].isna() & ~items["segment"].isin(mto)
-    if gap.any():
-        first = items.loc[gap, "product_id"].iloc[0]
-        raise SegplanError(
-            f"{int(gap.sum())} stocked item(s) have no lead time (first: product {first!r}): products.lead_time_days "
-            "is empty and no order line has a delivered_date or ship_date",
-            "load lead_time_days into products, or give a default lead time (--default-lead-time-days)")
 
 
 # -- allocation of a version's stock ------------------------------------------------------------

@@ -143,6 +143,24 @@ def test_policy_uses_saved_policies(tiny, tmp_path):
     assert (mine["z"] == 0).all() and (mine["safety_stock"] == 0).all()  # z = Phi^-1(0.5) = 0
 
 
+def test_policy_without_any_lead_time_assumes_one_bucket_and_says_so(tiny, tmp_path):
+    db, ids = tiny
+    with Store(db) as store, store.transaction() as cur:
+        cur.execute("UPDATE products SET lead_time_days = NULL, lead_time_std_days = NULL")
+        cur.execute("UPDATE orders SET delivered_date = NULL, ship_date = NULL")
+    out = tmp_path / "policy.csv"
+    result = invoke(db, "policy", "--version", str(ids["product"]), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "one week was assumed" in result.output and "--default-lead-time-days" in result.output
+    frame = pd.read_csv(out)
+    assert (frame["lead_time_source"] == "assumed_one_bucket").all() and (frame["lead_time"] == 1.0).all()
+    result = invoke(db, "policy", "--version", str(ids["product"]), "--out", str(out),
+                    "--default-lead-time-days", "21")
+    assert result.exit_code == 0 and "assumed" not in result.output
+    frame = pd.read_csv(out)
+    assert (frame["lead_time_source"] == "default").all() and (frame["lead_time"] == 3.0).all()
+
+
 @pytest.mark.parametrize("args, words", [
     (("--version", "999"), "version 999 does not exist"),
     (("--version", "CUSTOMER"), "segments customers"),

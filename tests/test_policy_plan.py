@@ -167,9 +167,11 @@ def test_lead_time_falls_back_to_observed_orders_and_default(tiny):
     assert observed["lead_time_days"].iloc[0] == pytest.approx(days)
     with store.transaction() as cur:
         cur.execute("UPDATE orders SET delivered_date = NULL, ship_date = NULL")
-    with pytest.raises(SegplanError, match="no lead time"):
-        policy_items(store, ids["product"], policies=[SegmentPolicy(p.segment, 0.95)
-                                                      for p in version_policies(store, ids["product"])])
+    plan = policy_items(store, ids["product"], policies=[SegmentPolicy(p.segment, 0.95)
+                                                         for p in version_policies(store, ids["product"])])
+    assumed = plan["lead_time_source"] == "assumed_one_bucket"
+    assert assumed.sum() == 5 and (plan.loc[assumed, "lead_time"] == 1.0).all()
+    assert (plan.loc[assumed, "lead_time_std"] == 0.0).all() and np.isfinite(plan["safety_stock"]).all()
     plan = policy_items(store, ids["product"], default_lead_time_days=10.0)
     assert (plan.loc[plan["lead_time_source"] == "default", "lead_time_days"] == 10.0).sum() == 5
 
