@@ -35,6 +35,18 @@ def _title(text: str, subtitle: str | None = None) -> alt.TitleParams:
     return alt.TitleParams(text=text, subtitle=subtitle or "", anchor="start")
 
 
+def change_text(change: float, kind: str = "value") -> str | None:
+    """A metric's change against the saved policies: "+1,234 vs saved" for a value, "+0.52 pts vs
+    saved" for a rate (a share, shown in percentage points); None when there is no change (so no
+    arrow is drawn) or it is unknown."""
+    if change is None or pd.isna(change):
+        return None
+    if kind == "rate":
+        points = float(change) * 100
+        return None if abs(points) < 0.005 else f"{points:+.2f} pts vs saved"
+    return None if abs(float(change)) < 0.5 else f"{float(change):+,.0f} vs saved"
+
+
 def money(value: float) -> str:
     """A stock value as a planner reads it: 1,234,567 (no decimals), "–" when unknown."""
     return "–" if value is None or pd.isna(value) else f"{value:,.0f}"
@@ -205,8 +217,7 @@ def service_curve_chart(curve: pd.DataFrame, segment_label: str, current: Mappin
         x=x_enc, y=y_enc, tooltip=[alt.Tooltip("point:N"), *tooltip],
         color=alt.Color("point:N", title="point", scale=alt.Scale(domain=["saved policy", "what-if"],
                                                                   range=[_SAVED, _WHAT_IF])))
-    subtitle = ("each point: every item of the segment at one target level; "
-                "steeper to the right: each point of service costs more stock")
+    subtitle = "every product of the segment at each target level; steeper = dearer service"
     return alt.layer(line, dots).properties(
         title=_title(f"Service against inventory: «{segment_label}»", subtitle), height=340)
 

@@ -178,7 +178,12 @@ if st.toggle("Backtest each segment's forecast method (WAPE and bias on the last
     with user_errors(stop=False), st.spinner("Backtesting the forecasts…", show_time=True):
         backtest = policy_backtest(version_id, version.bucket, edited)
 results = charts.segment_results(summary, edited, labels, backtest)
-st.dataframe(results, hide_index=True, width="stretch", column_config={
+money_columns = ["safety_stock_value", "cycle_stock_value", "inventory_value"]
+st.dataframe(results.round({c: 0 for c in money_columns}), hide_index=True, width="stretch",
+             column_order=["segment_label", "items", "service_level", "inventory_strategy", *money_columns,
+                           "expected_fill_rate", "forecast_method", "wape", "bias", "backtest_methods",
+                           "items_without_unit_cost"],
+             column_config={
     "segment": None,
     "segment_label": st.column_config.TextColumn("segment"),
     "service_level": st.column_config.NumberColumn("service level", format="percent"),
@@ -224,18 +229,21 @@ with user_errors():
 before, after = charts.plan_totals(saved_plan), charts.plan_totals(what_if_plan)
 comparison = charts.compare_plans(saved_plan, what_if_plan, labels)
 row = comparison.set_index("segment").loc[segment]
-metrics = st.columns(4)
-metrics[0].metric("Inventory investment (all segments)", charts.money(after["inventory_value"]), border=True,
-                  delta=f"{after['inventory_value'] - before['inventory_value']:+,.0f} vs saved", delta_color="inverse")
-metrics[1].metric("Expected fill rate (all segments)", f"{after['expected_fill_rate']:.2%}", border=True,
-                  delta=f"{(after['expected_fill_rate'] - before['expected_fill_rate']) * 100:+.2f} pts vs saved")
-metrics[2].metric(f"Safety stock value of «{labels.get(segment, segment)}»", charts.money(row["safety_stock_value_b"]),
-                  border=True, delta=f"{row['safety_stock_value_change']:+,.0f} vs saved", delta_color="inverse")
-segment_fill = row["expected_fill_rate_b"]
-metrics[3].metric(f"Expected fill rate of «{labels.get(segment, segment)}»",
-                  "–" if segment_fill != segment_fill else f"{segment_fill:.2%}", border=True,
-                  delta=None if segment_fill != segment_fill else
-                  f"{row['expected_fill_rate_change'] * 100:+.2f} pts vs saved")
+seg_name = labels.get(segment, segment)
+figures = [
+    ("Inventory investment (all segments)", charts.money(after["inventory_value"]),
+     charts.change_text(after["inventory_value"] - before["inventory_value"]), "inverse"),
+    ("Expected fill rate (all segments)", f"{after['expected_fill_rate']:.2%}",
+     charts.change_text(after["expected_fill_rate"] - before["expected_fill_rate"], "rate"), "normal"),
+    (f"Safety stock value of «{seg_name}»", charts.money(row["safety_stock_value_b"]),
+     charts.change_text(row["safety_stock_value_change"]), "inverse"),
+    (f"Expected fill rate of «{seg_name}»",
+     "–" if row["expected_fill_rate_b"] != row["expected_fill_rate_b"] else f"{row['expected_fill_rate_b']:.2%}",
+     charts.change_text(row["expected_fill_rate_change"], "rate"), "normal"),
+]
+for column, (label, value, change, colour) in zip(st.columns(4), figures, strict=True):
+    column.metric(label, value, delta=change or "same as saved", border=True,
+                  delta_color=colour if change else "off", delta_arrow="auto" if change else "off")
 
 curve_column, compare_column = st.columns(2)
 if current_policy.inventory_strategy == "make_to_order":
@@ -251,9 +259,19 @@ else:
                        "safety_stock_value": row["safety_stock_value_a"]}
         curve_column.altair_chart(charts.service_curve_chart(curve, labels.get(segment, segment), point, saved_point,
                                                              x=axis), width="stretch")
-compare_column.altair_chart(charts.policy_difference_chart(comparison), width="stretch")
+if (comparison["inventory_value_change"].abs() < 0.5).all():
+    compare_column.info("The what-if holds the same stock as the saved policies. Move the slider, or edit the table "
+                        "above, to see the change per segment here.", icon=":material/info:")
+else:
+    compare_column.altair_chart(charts.policy_difference_chart(comparison), width="stretch")
 st.markdown("**Saved policies (a) against the what-if (b)**")
-st.dataframe(comparison, hide_index=True, width="stretch", column_config={
+comparison = comparison.assign(expected_fill_rate_change=comparison["expected_fill_rate_change"] * 100)
+st.dataframe(comparison.round({c: 0 for c in comparison.columns if c.endswith(("_value_a", "_value_b", "value_change"))}),
+             hide_index=True, width="stretch",
+             column_order=["segment_label", "items", "service_level_a", "service_level_b", "inventory_value_a",
+                           "inventory_value_b", "inventory_value_change", "safety_stock_value_change",
+                           "expected_fill_rate_a", "expected_fill_rate_b", "expected_fill_rate_change"],
+             column_config={
     "segment": None,
     "segment_label": st.column_config.TextColumn("segment"),
     "items": st.column_config.NumberColumn("products", format="localized"),
@@ -267,7 +285,7 @@ st.dataframe(comparison, hide_index=True, width="stretch", column_config={
     "safety_stock_value_change": st.column_config.NumberColumn("safety stock change", format="%+,.0f"),
     "cycle_stock_value_change": st.column_config.NumberColumn("cycle stock change", format="%+,.0f"),
     "inventory_value_change": st.column_config.NumberColumn("inventory change", format="%+,.0f"),
-    "expected_fill_rate_change": st.column_config.NumberColumn("fill rate change", format="%+.4f"),
+    "expected_fill_rate_change": st.column_config.NumberColumn("fill rate change (pts)", format="%+.2f"),
     "items_without_unit_cost_a": None, "items_without_unit_cost_b": None,
     "service_level_type_a": None, "service_level_type_b": None,
 })
@@ -279,6 +297,8 @@ st.caption(f"Every figure and its inputs, for the policies in the table. Demand 
            "z is the safety factor.")
 shown = [c for c in ITEM_COLUMNS if c in plan.columns]
 st.dataframe(plan[shown], hide_index=True, width="stretch", column_config={
+    **{c: st.column_config.TextColumn(c.replace("_", " ")) for c in shown},
+    "product_id": st.column_config.TextColumn("product", pinned=True),
     "segment_label": st.column_config.TextColumn("segment"),
     "service_level": st.column_config.NumberColumn("service level", format="percent"),
     "expected_fill_rate": st.column_config.NumberColumn("expected fill rate", format="percent"),
@@ -328,11 +348,16 @@ if stock is not None and lines is not None:
         cut_column.markdown(f"**Lines cut** ({len(cut):,} of {len(allocation.lines):,})")
         cut_column.dataframe(cut, hide_index=True, height=320, column_config={
             "segment": None, "segment_label": st.column_config.TextColumn("segment"),
+            "order_date": st.column_config.DateColumn("order date", format="YYYY-MM-DD"),
+            "quantity": st.column_config.NumberColumn("ordered", format="%d"),
             "allocation_tier": st.column_config.NumberColumn("tier", format="%d")})
         st.dataframe(allocation.summary, hide_index=True, width="stretch", column_config={
             "allocation_tier": st.column_config.NumberColumn("tier", format="%d"),
             "fill_rate": st.column_config.NumberColumn("fill rate", format="percent"),
             "line_fill_rate": st.column_config.NumberColumn("lines filled in full", format="percent"),
+            "lines_cut": st.column_config.NumberColumn("lines cut", format="localized"),
+            **{c: st.column_config.NumberColumn(f"{c} (units)", format="localized")
+               for c in ("ordered", "allocated", "cut")},
         })
         st.download_button("Download the allocation (CSV)", allocation.lines.to_csv(index=False).encode(),
                            f"allocation_v{version_id}.csv", "text/csv", icon=":material/download:")

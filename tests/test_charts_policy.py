@@ -146,3 +146,11 @@ def test_plan_totals_weigh_fill_rate_by_demand(items):
     expected = (stocked["expected_fill_rate"] * stocked["demand_mean"]).sum() / stocked["demand_mean"].sum()
     assert totals["expected_fill_rate"] == pytest.approx(expected)
     assert totals["inventory_value"] == pytest.approx(plan["inventory_value"].sum())
+
+
+def test_change_text_is_none_without_a_change():
+    assert cp.change_text(1234.4) == "+1,234 vs saved"
+    assert cp.change_text(-0.2) is None
+    assert cp.change_text(0.0052, "rate") == "+0.52 pts vs saved"
+    assert cp.change_text(0.00001, "rate") is None
+    assert cp.change_text(float("nan")) is None
