@@ -222,6 +222,15 @@ def service_curve_chart(curve: pd.DataFrame, segment_label: str, current: Mappin
         title=_title(f"Service against inventory: «{segment_label}»", subtitle), height=340)
 
 
+def curve_levels(*marked: float, points: int = 40) -> np.ndarray:
+    """Service levels for the what-if curve: 80 % to 99.5 % (`core.policy.DEFAULT_CURVE_LEVELS`),
+    widened to take in the marked levels (a slider at 60 % or 99.9 % stays on the curve), plus
+    the marked levels themselves."""
+    known = [float(m) for m in marked if m is not None and not pd.isna(m)]
+    low, high = min([0.80, *known]), max([0.995, *known])
+    return np.unique(np.concatenate([np.linspace(low, high, points), known]))
+
+
 def comparison_table(comparison: pd.DataFrame, labels: Mapping[str, str]) -> pd.DataFrame:
     """`core.policy.compare_policy_sets` rows with the segment's name first."""
     out = comparison.assign(segment=comparison["segment"].astype(str))

@@ -33,7 +33,8 @@ from ui.state import (
 ensure_entry()
 
 TYPE_NAMES = {"cycle_service_level": "cycle service level", "fill_rate": "fill rate"}
-STRATEGY_NAMES = {"make_to_stock": "MTS", "assemble_to_order": "ATO", "make_to_order": "MTO"}
+STRATEGY_NAMES = {"make_to_stock": "MTS (make to stock)", "assemble_to_order": "ATO (assemble to order)",
+                  "make_to_order": "MTO (make to order)"}
 SOURCE_NAMES = {"history": "demand history (std. dev. per bucket)",
                 "forecast_errors": "forecast errors (RMSE on held-out buckets)"}
 ITEM_COLUMNS = ["product_id", "segment_label", "service_level_type", "service_level", "inventory_strategy",
@@ -119,10 +120,10 @@ rows = st.data_editor(
             "service level", min_value=charts.SERVICE_LEVEL_RANGE[0], max_value=charts.SERVICE_LEVEL_RANGE[1],
             step=0.001, format="%.3f", required=True, help="Target as a share: 0.95 = 95 %."),
         "service_level_type": st.column_config.SelectboxColumn(
-            "type", options=list(SERVICE_LEVEL_TYPES), required=True,
+            "type", options=list(SERVICE_LEVEL_TYPES), required=True, format_func=TYPE_NAMES.get,
             help="cycle_service_level: chance of no stock-out in a cycle; fill_rate: share of demand met from stock."),
         "inventory_strategy": st.column_config.SelectboxColumn(
-            "strategy", options=list(INVENTORY_STRATEGIES), required=True,
+            "strategy", options=list(INVENTORY_STRATEGIES), required=True, format_func=STRATEGY_NAMES.get,
             help="make_to_stock (MTS), assemble_to_order (ATO), make_to_order (MTO: no stock held)."),
         "review_period_days": st.column_config.NumberColumn(
             "review period (days)", min_value=0.0, max_value=365.0, step=1.0, format="%.0f", required=True,
@@ -179,7 +180,9 @@ if st.toggle("Backtest each segment's forecast method (WAPE and bias on the last
         backtest = policy_backtest(version_id, version.bucket, edited)
 results = charts.segment_results(summary, edited, labels, backtest)
 money_columns = ["safety_stock_value", "cycle_stock_value", "inventory_value"]
-st.dataframe(results.round({c: 0 for c in money_columns}), hide_index=True, width="stretch",
+shown_results = results.round({c: 0 for c in money_columns}).assign(
+    inventory_strategy=results["inventory_strategy"].map(lambda v: STRATEGY_NAMES.get(v, v).split(" ")[0]))
+st.dataframe(shown_results, hide_index=True, width="stretch",
              column_order=["segment_label", "items", "service_level", "inventory_strategy", *money_columns,
                            "expected_fill_rate", "forecast_method", "wape", "bias", "backtest_methods",
                            "items_without_unit_cost"],
@@ -252,7 +255,8 @@ if current_policy.inventory_strategy == "make_to_order":
                       icon=":material/info:")
 else:
     with user_errors(stop=False):
-        curve = service_curve(inputs[inputs["segment"] == segment], policies=what_if, **plan_options)
+        curve = service_curve(inputs[inputs["segment"] == segment],
+                              charts.curve_levels(level, row["service_level_a"]), policies=what_if, **plan_options)
         point = {"service_level": level, "expected_fill_rate": row["expected_fill_rate_b"],
                  "safety_stock_value": row["safety_stock_value_b"]}
         saved_point = {"service_level": row["service_level_a"], "expected_fill_rate": row["expected_fill_rate_a"],
@@ -269,7 +273,7 @@ comparison = comparison.assign(expected_fill_rate_change=comparison["expected_fi
 st.dataframe(comparison.round({c: 0 for c in comparison.columns if c.endswith(("_value_a", "_value_b", "value_change"))}),
              hide_index=True, width="stretch",
              column_order=["segment_label", "items", "service_level_a", "service_level_b", "inventory_value_a",
-                           "inventory_value_b", "inventory_value_change", "safety_stock_value_change",
+                           "inventory_value_b", "inventory_value_change",
                            "expected_fill_rate_a", "expected_fill_rate_b", "expected_fill_rate_change"],
              column_config={
     "segment": None,

@@ -154,3 +154,12 @@ def test_change_text_is_none_without_a_change():
     assert cp.change_text(0.0052, "rate") == "+0.52 pts vs saved"
     assert cp.change_text(0.00001, "rate") is None
     assert cp.change_text(float("nan")) is None
+
+
+def test_curve_levels_take_in_the_marked_levels():
+    levels = cp.curve_levels(0.6, 0.999)
+    assert levels.min() == pytest.approx(0.6) and levels.max() == pytest.approx(0.999)
+    assert np.all(np.diff(levels) > 0)
+    default = cp.curve_levels(0.95)
+    assert default.min() == pytest.approx(0.80) and default.max() == pytest.approx(0.995)
+    assert 0.95 in default
