@@ -250,8 +250,12 @@ def profile_columns(
         order.append((col, "values"))
         if kind == "text":
             # a blank (space, tab, line break: code <= 32; no-break space: 160) first or last,
-            # or '' (Parquet); '17850.0' ids. ord() of the ends is the cheapest test DuckDB has.
-            messy = f"ord({v}) <= 32 OR ord({v}) = 160 OR ord({v}[-1]) <= 32 OR ord({v}[-1]) = 160"
+            # or '' (Parquet: ord('') is -1); '17850.0' ids. ord() tests the first character and
+            # suffix() the last: both look at one end only (v[-1] measures the whole string,
+            # 3x the cost on 10M values). The last character is tested for exactly the blanks
+            # seg_text trims.
+            messy = (f"ord({v}) <= 32 OR ord({v}) = 160 OR suffix({v}, ' ') OR suffix({v}, chr(9)) "
+                     f"OR suffix({v}, chr(10)) OR suffix({v}, chr(13)) OR suffix({v}, chr(160))")
             if col in ID_COLUMNS:
                 messy += f" OR {v} LIKE '%.0'"
             parts.append(f"count(*) FILTER (WHERE {messy})")

@@ -316,6 +316,19 @@ def test_blanks_are_trimmed_everywhere(store, tmp_path):
     ]
 
 
+@pytest.mark.parametrize("blank", [" ", "\t", "\r", "\n", "\u00a0"])
+@pytest.mark.parametrize("where", ["first", "last"])
+def test_one_blank_at_one_end_is_trimmed(store, tmp_path, blank, where):
+    # the profile's cheap end-of-value tests must catch each blank seg_text trims, even when
+    # it is the only one in the column (otherwise the column is taken as clean and not trimmed)
+    padded = blank + "Beta" if where == "first" else "Beta" + blank
+    text = f'customer_id,customer_name\nK1,Alpha\nK2,"{padded}"\nK3,Gamma\n'
+    ingest_file(store, "customers", write(tmp_path / "c.csv", text))
+    assert store.cursor().execute("SELECT customer_id, customer_name FROM customers ORDER BY 1").fetchall() == [
+        ("K1", "Alpha"), ("K2", "Beta"), ("K3", "Gamma")
+    ]
+
+
 def test_number_spellings(store, tmp_path):
     text = (
         "order_id,customer_id,product_id,quantity,order_date,Sales\n"
