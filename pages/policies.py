@@ -74,8 +74,9 @@ with st.sidebar:
                              help="What safety stock has to cover: the spread of demand itself, or the errors of "
                                   "the forecast it is replenished by (when the history is long enough).")
     eoq = st.toggle("Order quantity by EOQ", key="pol_eoq", persist_state="session",
-                    help="Off: an order covers one bucket of demand (or the review period); on: the economic order "
-                         "quantity for continuous review. MOQs apply either way.")
+                    help="For segments with continuous review (review period 0): on, an order is the economic "
+                         "order quantity; off, it covers one bucket of demand. Periodic review orders the demand of "
+                         "the review period either way. MOQs always apply.")
     ordering_cost = st.number_input("Ordering cost (currency per order)", 0.01, 1e6, 50.0, key="pol_ordering_cost",
                                     disabled=not eoq, persist_state="session")
     holding_rate = st.number_input("Holding rate (% of unit cost per year)", 1.0, 100.0, 25.0,

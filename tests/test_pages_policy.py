@@ -193,3 +193,25 @@ def test_a_customer_level_version_is_explained_not_planned(tiny_db: Path):
     at.selectbox(key="pol_version").set_value(2).run()
     no_exception(at)
     assert "segments customers, so it has no stock policy here" in at.warning[0].value
+
+
+def test_forecast_errors_and_eoq_replan_without_error(tiny_db: Path):
+    at = open_page()
+    before = metrics(at)["Inventory investment (all segments)"][0]
+    at.radio(key="pol_demand_source").set_value("forecast_errors").run()
+    no_exception(at)
+    at.toggle(key="pol_eoq").set_value(True).run()
+    no_exception(at)
+    assert at.error == []
+    plan = next(d.value for d in at.dataframe if "reorder_point" in d.value.columns)
+    assert "forecast_rmse" in set(plan["demand_std_source"])
+    assert metrics(at)["Inventory investment (all segments)"][0] != before
+    assert "eoq" not in set(plan["order_quantity_source"])  # every default segment reviews periodically
+    rows = policy_table(at)
+    position = int(rows.index[rows["segment_label"] == "AX"][0])
+    at.session_state["pol_editor:1:0"] = {"edited_rows": {position: {"review_period_days": 0.0}},
+                                          "added_rows": [], "deleted_rows": []}
+    at.run()
+    no_exception(at)
+    plan = next(d.value for d in at.dataframe if "reorder_point" in d.value.columns)
+    assert set(plan.loc[plan["segment_label"] == "AX", "order_quantity_source"]) <= {"eoq", "moq"}
