@@ -319,9 +319,7 @@ st.download_button("Download the plan (CSV)", plan.to_csv(index=False).encode(),
 # -- allocation ---------------------------------------------------------------------------
 st.subheader("Allocation of short stock")
 st.caption("Open order lines are served by their segment's allocation tier (1 first); within a tier short stock is "
-           "shared in proportion to the ordered quantity, in whole units. At the product level all lines of a "
-           "product share its segment, so the tier decides between products only through the stock each one has: "
-           "each product's stock goes to its own lines.")
+           "shared in proportion to the ordered quantity, in whole units; products not in the version go last.")
 source = st.radio("Stock and open lines", ["demo", "upload"], horizontal=True, key="pol_alloc_source",
                   format_func={"demo": "demo from the data", "upload": "upload CSV files"}.get)
 stock = lines = None
@@ -347,6 +345,10 @@ else:
 if stock is not None and lines is not None:
     with user_errors(stop=False), st.spinner("Allocating…"):
         allocation = allocate_by_segment(stock, lines, assigned, edited)
+        st.info("**At the product level the tiers cannot rank lines against each other:** every line of a product "
+                "is in that product's segment, so each product's stock is shared among its own lines in proportion, "
+                "and a segment's fill rate is the stock its products have. Tiers decide when lines of one product "
+                "belong to segments of different tiers (customer-based segments).", icon=":material/info:")
         fill_column, cut_column = st.columns([1, 1])
         fill_column.altair_chart(charts.allocation_fill_chart(allocation.summary), width="stretch")
         cut = allocation.lines[allocation.lines["cut"] > 0]
