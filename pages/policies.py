@@ -363,6 +363,7 @@ if stock is not None and lines is not None:
             "fill_rate": st.column_config.NumberColumn("fill rate", format="percent"),
             "line_fill_rate": st.column_config.NumberColumn("lines filled in full", format="percent"),
             "lines_cut": st.column_config.NumberColumn("lines cut", format="localized"),
+            "lines": st.column_config.NumberColumn("lines", format="localized"),
             **{c: st.column_config.NumberColumn(f"{c} (units)", format="localized")
                for c in ("ordered", "allocated", "cut")},
         })
