@@ -183,11 +183,19 @@ def detect_date_layouts(
         if choice.layout is None:
             continue
         formats = date_formats(choice.layout)
-        counts = ", ".join(f"count(try_strptime(v, [$f{i}]))" for i in range(len(formats)))
+        # each distinct value parsed once, weighted by its rows (a sample holds a few hundred
+        # dates, each parsed against every format)
+        counts = ", ".join(f"coalesce(sum(n) FILTER (WHERE try_strptime(v, [$f{i}]) IS NOT NULL), 0)"
+                           for i in range(len(formats)))
         stage_col = stage_columns[col]
         hits = cur.execute(
-            f"""SELECT {counts} FROM (
-                SELECT seg_text({q(stage_col)}) AS v FROM {q(ROWS_VIEW)} LIMIT $rows)""",
+            f"""WITH sample AS (
+                SELECT seg_text({q(stage_col)}) AS v FROM {q(ROWS_VIEW)} LIMIT $rows
+            ), distinct_values AS (
+                -- one row per distinct sample value and how many rows have it
+                SELECT v, count(*) AS n FROM sample GROUP BY v
+            )
+            SELECT {counts} FROM distinct_values""",
             {"rows": DATE_SAMPLE_ROWS, **{f"f{i}": f for i, f in enumerate(formats)}},
         ).fetchall()[0]
         choice.formats = [f for _, f in sorted(zip(hits, formats, strict=True), key=lambda hf: -hf[0])]
