@@ -139,9 +139,10 @@ def detect_date_layouts(
             for i in range(len(DATE_LAYOUTS))
         )
         layouts = {f"l{i}": date_formats(layout) for i, (layout, _) in enumerate(DATE_LAYOUTS)}
-        counts = cur.execute(f"WITH sample AS ({sample}) SELECT {tests} FROM sample", {**limits, **layouts}).fetchall()[0]
-        failures = list(counts)
-        sample_size = cur.execute(f"SELECT count(*) FROM ({sample})", limits).fetchall()[0][0]
+        # the sample's size and each layout's failures in one pass over the sample
+        sample_size, *failures = cur.execute(
+            f"WITH sample AS ({sample}) SELECT count(*), {tests} FROM sample", {**limits, **layouts}
+        ).fetchall()[0]
         if sample_size == 0:
             choices[model_col] = DateChoice(None)
             continue
