@@ -41,6 +41,18 @@ MASTER_ATTRIBUTES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
+
+def default_features(level: str, items: pd.DataFrame | None = None) -> list[str]:
+    """The level's default clustering features; given the items, only those with values (order
+    data without costs has no margin_pct, without delivery dates no lead time)."""
+    names = list(DEFAULT_FEATURES[level])
+    return names if items is None else features_with_values(items, names)
+
+
+def features_with_values(items: pd.DataFrame, names: list[str]) -> list[str]:
+    """Those of ``names`` that at least one item has a value for."""
+    return [name for name in names if name in items.columns and items[name].notna().any()]
+
 def _master_attributes(store: Store, table: str) -> pd.DataFrame:
     """One row per key of a master table with its attributes; attributes never loaded are left out."""
     key, attributes = MASTER_ATTRIBUTES[table]

@@ -37,7 +37,7 @@ from core.errors import SegplanError
 from core.features import feature_catalog, key_columns
 from core.segment import METHODS, SegmentationResult, segment
 from core.segment_methods import CLUSTER_METHODS
-from core.segment_items import DEFAULT_FEATURES, segmentation_items
+from core.segment_items import default_features, segmentation_items
 from core.model import TABLES
 from core.segment_prep import KEY_COLUMNS, _fingerprint_from_hash, key_columns_of
 from core.store import Store, quote_ident
@@ -114,10 +114,10 @@ def run_segmentation(
     if measure is not None and measure not in MEASURES:
         raise SegplanError(f"unknown measure {measure!r} for parameter 'measure'", hint="choose one of: " + ", ".join(MEASURES))
     _check_feature_names(level, features, weights)
-    if features is None and name in CLUSTER_METHODS:
-        # the level's default set, plus any feature the weights name
-        features = list(dict.fromkeys([*DEFAULT_FEATURES[level], *(weights or {})]))
     items = segmentation_items(store, level, bucket, measure or "revenue")
+    if features is None and name in CLUSTER_METHODS:
+        # the level's default set (those the data has values for), plus any feature the weights name
+        features = list(dict.fromkeys([*default_features(level, items), *(weights or {})]))
     if measure is None:
         measure = "revenue"
         if not (items["revenue"] > 0).any() and (items["quantity"] > 0).any():

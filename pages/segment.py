@@ -8,7 +8,7 @@ from core.features import BUCKETS, LEVELS, feature_catalog, key_columns
 from core.segment import METHODS
 from core.segment_methods import CLUSTER_METHODS
 from core.segment_quality import pick_k
-from core.segment_items import DEFAULT_FEATURES
+from core.segment_items import DEFAULT_FEATURES, features_with_values
 from core.segment_rules import OPERATORS
 from ui.rules import DEFAULT_RULES, rules_from_rows
 from ui.state import (
@@ -121,6 +121,13 @@ if method == "rules":
 
 with user_errors(), st.spinner(f"Segmenting {items_name}…", show_time=True):
     items = segmentation_items(level, bucket, measure)
+    if clustering:
+        usable = features_with_values(items, settings["features"])
+        if left_out := [name for name in settings["features"] if name not in usable]:
+            st.info("Left out, as no item has a value for them in this data: " + ", ".join(f"`{n}`" for n in left_out),
+                    icon=":material/info:")
+            settings["features"] = usable
+            settings["weights"] = {name: w for name, w in settings["weights"].items() if name in usable}
     result = segmentation(level, bucket, measure, settings)
 st.session_state["seg_current"] = {"level": level, "bucket": bucket, "measure": measure, "settings": settings}
 

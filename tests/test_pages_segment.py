@@ -231,3 +231,14 @@ def test_rule_rows_become_engine_rules():
             {"name": float("nan"), "feature": None, "operator": None, "value": None},
             {"name": "Rest", "feature": float("nan"), "operator": None, "value": float("nan")}]
     assert rules_from_rows(rows) == [{"name": "Long", "when": [["cv", "between", [0.5, 1.0]]]}, {"name": "Rest"}]
+
+
+def test_segment_page_leaves_out_default_features_the_data_has_no_values_for(tiny_db: Path):
+    """Order data without costs (UCI Online Retail) has no margin: the default k-means still runs, and says why
+    margin_pct was left out, instead of failing."""
+    with Store(tiny_db) as store, store.transaction() as cur:
+        cur.execute("UPDATE orders SET unit_cost = NULL, cost_amount = NULL")
+        cur.execute("UPDATE products SET unit_cost = NULL")
+    at = open_page(SEGMENT)
+    assert not at.error, [e.value for e in at.error]
+    assert any("margin_pct" in info.value for info in at.info)

@@ -246,3 +246,13 @@ def test_clustering_without_features_uses_the_level_default_set_and_weighted_fea
     assert plain.result.parameters["features"] == list(DEFAULT_FEATURES["product"])
     weighted = run_segmentation(tiny, "product", "kmeans", k=2, min_share=0.0, weights={"demand_std": 2})
     assert weighted.result.parameters["features"] == [*DEFAULT_FEATURES["product"], "demand_std"]
+
+
+def test_default_features_without_values_are_left_out(tiny):
+    """Without costs there is no margin: the default set drops margin_pct instead of failing the run."""
+    with tiny.transaction() as cur:
+        cur.execute("UPDATE orders SET unit_cost = NULL, cost_amount = NULL")
+        cur.execute("UPDATE products SET unit_cost = NULL")
+    saved = run_segmentation(tiny, "product", "kmeans", k=2, min_share=0.0)
+    assert "margin_pct" not in saved.result.parameters["features"]
+    assert saved.result.parameters["features"] == ["revenue", "order_lines", "cv", "adi"]
