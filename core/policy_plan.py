@@ -354,7 +354,7 @@ def policy_items(store: Store, version_id: int, *, bucket: str | None = None, de
 
 # -- allocation of a version's stock ------------------------------------------------------------
 #: names a supply file's quantity column may have, the first found is used
-SUPPLY_QUANTITY_NAMES = ("available_quantity", "quantity", "stock", "available")
+SUPPLY_QUANTITY_NAMES = ("available_quantity", "quantity", "stock", "available", "on_hand")
 ORDER_COLUMNS = ("order_id", "line_number", "customer_id", "product_id", "quantity")
 #: segment of an order line whose item is not in the version: served after every tier
 NOT_IN_VERSION = "(not in version)"
@@ -408,7 +408,7 @@ def _whole(frame: pd.DataFrame, path: object, what: str, column: str, negative_o
 
 
 def read_supply(path: os.PathLike[str] | str) -> pd.DataFrame:
-    """A supply CSV: product_id and available_quantity (or quantity, stock, available).
+    """A supply CSV: product_id and available_quantity (or quantity, stock, available, on_hand).
 
     Returns product_id and available_quantity (whole units; several rows of a product are added
     up by the allocation, a negative balance counts as 0)."""
@@ -436,12 +436,14 @@ def read_orders(path: os.PathLike[str] | str, level: str = "product") -> pd.Data
     return frame
 
 
-def allocate_version(store: Store, version_id: int, supply: pd.DataFrame, orders: pd.DataFrame):
+def allocate_version(store: Store, version_id: int, supply: pd.DataFrame, orders: pd.DataFrame,
+                     policies: Sequence[SegmentPolicy] | None = None):
     """Allocate ``supply`` (read_supply) to open ``orders`` (read_orders) by the version's tiers.
 
     Each line's segment is that of its item in the version (product level: the product's;
     customer level: the customer's; customer_product: the pair's) and its tier that segment's
-    policy's allocation_tier (`version_policies`). A line whose item is not in the version gets
+    policy's allocation_tier (`version_policies`, or ``policies`` when given, e.g. unsaved edits;
+    then every segment of the version needs one). A line whose item is not in the version gets
     segment NOT_IN_VERSION and the tier after the lowest. Returns `core.allocation.AllocationResult`
     whose lines are the input columns + segment, allocation_tier, allocated_quantity,
     cut_quantity, and whose summary is per segment (fill_rate = allocated / ordered).
@@ -460,7 +462,14 @@ def allocate_version(store: Store, version_id: int, supply: pd.DataFrame, orders
     if missing:
         raise SegplanError(f"orders: column {missing[0]!r} is missing",
                            f"version {vid} is at {level} level, so each line needs {', '.join(keys)}")
-    tiers = {p.segment: int(p.allocation_tier) for p in version_policies(store, vid)}
+    if policies is None:
+        tiers = {str(p.segment): int(p.allocation_tier) for p in version_policies(store, vid)}
+    else:
+        tiers = {str(p.segment): int(p.allocation_tier) for p in policies}
+        lacking = [s for s in _segments(store, vid) if str(s) not in tiers]
+        if lacking:
+            raise SegplanError(f"version {vid}: segment {lacking[0]!r} has no policy",
+                               "give a policy (with its allocation_tier) for every segment of the version")
     assigned = assignments(store, vid)[[*keys, "segment"]]
     assigned = assigned.assign(segment=assigned["segment"].astype(str),
                                **{k: assigned[k].astype(str) for k in keys})

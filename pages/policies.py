@@ -3,7 +3,7 @@
 import streamlit as st
 
 from core import charts_policy as charts
-from core.allocation_demo import DEMO_STOCK_SHARE, DEMO_WEEKS, allocate_by_segment, read_open_lines, read_stock
+from core.allocation_demo import DEMO_STOCK_SHARE, DEMO_WEEKS
 from core.errors import SegplanError
 from core.policy import (
     FORECAST_METHODS,
@@ -13,7 +13,7 @@ from core.policy import (
     segment_summary,
     service_curve,
 )
-from core.policy_plan import DEMAND_SOURCES
+from core.policy_plan import DEMAND_SOURCES, allocate_version, read_orders, read_supply
 from ui.state import (
     allocation_demo,
     ensure_entry,
@@ -334,31 +334,34 @@ else:
     stock_column, lines_column = st.columns(2)
     stock_file = stock_column.file_uploader("Available stock (CSV: product_id, available_quantity)", type=["csv"],
                                             key="pol_stock_file")
-    lines_file = lines_column.file_uploader("Open order lines (CSV: order_id, line, product_id, quantity)",
+    lines_file = lines_column.file_uploader("Open order lines (CSV: order_id, line_number, product_id, quantity)",
                                             type=["csv"], key="pol_lines_file")
     if stock_file is None or lines_file is None:
         st.caption("Upload both files to allocate.")
     else:
         with user_errors(stop=False):
-            stock = read_stock(save_upload(stock_file))
-            lines = read_open_lines(save_upload(lines_file))
+            stock = read_supply(save_upload(stock_file))
+            lines = read_orders(save_upload(lines_file), version.level)
 if stock is not None and lines is not None:
     with user_errors(stop=False), st.spinner("Allocating…"):
-        allocation = allocate_by_segment(stock, lines, assigned, edited)
+        allocation = allocate_version(store, version_id, stock, lines, policies=edited)
+        summary = allocation.summary.assign(segment=allocation.summary["segment"].map(lambda s: labels.get(s, s)))
         st.info("**At the product level the tiers cannot rank lines against each other:** every line of a product "
                 "is in that product's segment, so each product's stock is shared among its own lines in proportion, "
                 "and a segment's fill rate is the stock its products have. Tiers decide when lines of one product "
                 "belong to segments of different tiers (customer-based segments).", icon=":material/info:")
         fill_column, cut_column = st.columns([1, 1])
-        fill_column.altair_chart(charts.allocation_fill_chart(allocation.summary), width="stretch")
-        cut = allocation.lines[allocation.lines["cut"] > 0]
+        fill_column.altair_chart(charts.allocation_fill_chart(summary), width="stretch")
+        cut = allocation.lines[allocation.lines["cut_quantity"] > 0].assign(
+            segment=lambda f: f["segment"].map(lambda s: labels.get(s, s)))
         cut_column.markdown(f"**Lines cut** ({len(cut):,} of {len(allocation.lines):,})")
         cut_column.dataframe(cut, hide_index=True, height=320, column_config={
-            "segment": None, "segment_label": st.column_config.TextColumn("segment"),
             "order_date": st.column_config.DateColumn("order date", format="YYYY-MM-DD"),
             "quantity": st.column_config.NumberColumn("ordered", format="%d"),
-            "allocation_tier": st.column_config.NumberColumn("tier", format="%d")})
-        st.dataframe(allocation.summary, hide_index=True, width="stretch", column_config={
+            "allocation_tier": st.column_config.NumberColumn("tier", format="%d"),
+            "allocated_quantity": st.column_config.NumberColumn("allocated", format="%d"),
+            "cut_quantity": st.column_config.NumberColumn("cut", format="%d")})
+        st.dataframe(summary, hide_index=True, width="stretch", column_config={
             "allocation_tier": st.column_config.NumberColumn("tier", format="%d"),
             "fill_rate": st.column_config.NumberColumn("fill rate", format="percent"),
             "line_fill_rate": st.column_config.NumberColumn("lines filled in full", format="percent"),
