@@ -265,7 +265,7 @@ def policy_difference_chart(comparison: pd.DataFrame, currency: str = "currency 
 # -- allocation -----------------------------------------------------------------------------
 def allocation_fill_chart(summary: pd.DataFrame) -> alt.Chart:
     """Fill rate per segment after allocation (allocated / ordered), coloured by tier, in tier
-    order. ``summary``: `core.allocation_demo.allocate_by_segment(...).summary`."""
+    order. ``summary``: `core.policy_plan.allocate_version(...).summary`."""
     frame = summary.assign(tier=summary["allocation_tier"].map(lambda t: f"tier {int(t)}"))
     ordered, allocated = int(frame["ordered"].sum()), int(frame["allocated"].sum())
     return (
