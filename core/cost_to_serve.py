@@ -1,0 +1,458 @@
+"""Cost-to-serve: activity-based costing of customers or products, segment sums, whale curve.
+
+Activity-based costing after Kaplan & Cooper, *Cost & Effect* (1998): each activity's cost is
+its rate times the volume of the driver it is charged per, counted in the order lines of the
+item; customer profit = gross margin - cost-to-serve, and ranking customers by it gives the
+whale curve. Braithwaite & Samakh (1998), "The cost-to-serve method", IJLM 9(1), apply the
+same to supply-chain activities (order handling, picking, transport).
+
+Conventions, stated once here:
+
+* **Rates** come from ``cost_rates`` (activity, driver, rate). One column per activity,
+  ``cost_<activity>`` with the activity snake-cased (``"Order handling"`` ->
+  ``cost_order_handling``), in name order; an activity charged per several drivers (transport
+  per shipment and per kg) sums them in its one column. Activities whose names snake-case
+  alike share the column. A driver with no rate simply gives no cost; no rates at all give a
+  cost-to-serve of 0. All rates must be in one currency (``frame.attrs["currency"]``).
+* **Driver volumes** count **demand lines** only (quantity > 0), as `core.features` does:
+  ``per_order`` = distinct order_id; ``per_line`` = lines; ``per_unit`` = units (gross
+  quantity); ``per_shipment`` = distinct shipment_id, and for lines without one, distinct
+  (order_id, ship_date) (one shipment per order when ship_date is missing too); ``per_kg`` =
+  sum of weight_kg (a line without weight adds none).
+* **Shared orders and shipments** are allocated to the items in them in proportion to their
+  lines: an order of 3 lines, 2 of product A and 1 of B, counts 2/3 order for A and 1/3 for B.
+  At customer level an order belongs to one customer and so counts 1 (an order or shipment
+  that names several customers is split the same way). Either way the item volumes add up to
+  the data's total volume (`driver_volumes`), so the activity costs add up to rate * volume.
+* **Returns** (quantity < 0) reduce revenue and cost of goods as in `core.features`, but drive
+  no activity: ``COST_DRIVERS`` has no return driver (ingest rejects any other driver), so
+  return handling cannot be costed yet. ``return_lines`` shows how many there are.
+* **Revenue, cost of goods, gross margin** follow `core.features`: revenue = net_amount else
+  quantity * unit_price; cost = cost_amount else quantity * unit_cost else quantity *
+  products.unit_cost; gross_margin over lines with both known (NULL when none is).
+  ``profit = gross_margin - cost_to_serve`` (NULL when the margin is unknown).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import duckdb
+
+from core.errors import SegplanError
+from core.model import COST_DRIVERS
+from core.store import Store, quote_ident
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+LEVELS = ("customer", "product")
+_KEYS = {"customer": ("customer_id",), "product": ("product_id",)}
+
+#: driver -> the column of the result that holds its volume (units in the name's words)
+DRIVER_COLUMNS: dict[str, str] = {
+    "per_order": "orders",
+    "per_line": "order_lines",
+    "per_unit": "units",
+    "per_shipment": "shipments",
+    "per_kg": "weight_kg",
+}
+_MONEY_COLUMNS = ("cost_to_serve", "revenue", "cost_of_goods", "gross_margin", "profit")
+_RESERVED = frozenset({*DRIVER_COLUMNS.values(), *_MONEY_COLUMNS, "return_lines", "segment", "segment_label"})
+_NOT_IN_VERSION = "not in version"
+_ASSIGNMENTS_VIEW = "cost_to_serve_assignments"
+
+
+# -- names --------------------------------------------------------------------------------
+def activity_column(activity: str) -> str:
+    """The result column of an activity: ``cost_`` + its name snake-cased ("Order handling" -> cost_order_handling)."""
+    snake = re.sub(r"[^a-z0-9]+", "_", str(activity).lower()).strip("_") or "unnamed"
+    column = f"cost_{snake}"
+    return f"{column}_activity" if column in _RESERVED else column
+
+
+def _check_level(level: str) -> None:
+    if level not in LEVELS:
+        raise SegplanError(f"unknown level {level!r} for cost-to-serve", hint="choose one of: " + ", ".join(LEVELS))
+
+
+# -- rates ----------------------------------------------------------------------------------
+def _rates(store: Store) -> tuple[dict[str, dict[str, float]], str | None]:
+    """Activity column -> driver -> rate (rates of activities that share a column add up), and the currency."""
+    cur = store.cursor()
+    rows = cur.execute(
+        """SELECT activity, lower(trim(driver)) AS driver, sum(rate) AS rate
+           FROM cost_rates GROUP BY activity, lower(trim(driver)) ORDER BY activity, driver"""
+    ).fetchall()
+    unknown = sorted({driver for _, driver, _ in rows if driver not in COST_DRIVERS})
+    if unknown:
+        raise SegplanError(f"cost_rates has unknown drivers: {', '.join(map(str, unknown))}",
+                           hint="use one of: " + ", ".join(COST_DRIVERS) + "; load cost_rates again")
+    currencies = [c for (c,) in cur.execute(
+        "SELECT DISTINCT upper(trim(currency)) FROM cost_rates WHERE currency IS NOT NULL ORDER BY 1").fetchall()]
+    if len(currencies) > 1:
+        raise SegplanError(f"cost rates are in several currencies: {', '.join(currencies)}",
+                           hint="convert the rates to one currency and load cost_rates again")
+    rates: dict[str, dict[str, float]] = {}
+    for activity, driver, rate in rows:
+        per_driver = rates.setdefault(activity_column(activity), {})
+        per_driver[driver] = per_driver.get(driver, 0.0) + float(rate)
+    return dict(sorted(rates.items())), (currencies[0] if currencies else None)
+
+
+# -- SQL ------------------------------------------------------------------------------------
+_LINE_CTES = """
+-- one row per product of the master data (grouped, so a duplicate cannot double lines)
+product_master AS (
+    SELECT product_id, max(unit_cost) AS unit_cost FROM products GROUP BY product_id
+),
+-- one row per order line: revenue and cost as in core.features, the shipment it left on
+priced_lines AS (
+    SELECT o.customer_id, o.product_id, o.order_id, o.quantity,
+           coalesce(o.weight_kg, 0) AS weight_kg,
+           o.shipment_id AS shipment_key,
+           -- no shipment_id: the line's shipment is (order_id, ship_date)
+           CASE WHEN o.shipment_id IS NULL THEN o.order_id END AS shipment_order_key,
+           CASE WHEN o.shipment_id IS NULL THEN o.ship_date END AS shipment_date_key,
+           CASE WHEN o.quantity < 0
+                THEN -abs(coalesce(o.net_amount, o.quantity * o.unit_price))
+                ELSE coalesce(o.net_amount, o.quantity * o.unit_price) END AS line_revenue,
+           CASE WHEN o.quantity < 0
+                THEN -abs(coalesce(o.cost_amount, o.quantity * o.unit_cost, o.quantity * p.unit_cost))
+                ELSE coalesce(o.cost_amount, o.quantity * o.unit_cost, o.quantity * p.unit_cost) END AS line_cost
+    FROM orders AS o
+    LEFT JOIN product_master AS p ON p.product_id = o.product_id
+),
+-- the lines that drive activities: demand lines (returns drive none)
+demand_lines AS (
+    SELECT * FROM priced_lines WHERE quantity > 0
+)"""
+
+
+def _volumes_sql(keys: Sequence[str]) -> str:
+    """CTEs from the lines to ``item_drivers``: one row per item with its driver volumes and money."""
+    k = ", ".join(quote_ident(c) for c in keys)
+    m_keys = ", ".join(f"m.{quote_ident(c)}" for c in keys)
+
+    def join(alias: str) -> str:
+        on = " AND ".join(f"{alias}.{quote_ident(c)} = m.{quote_ident(c)}" for c in keys)
+        return f"LEFT JOIN item_{alias} AS {alias} ON {on}"
+
+    return f"""{_LINE_CTES},
+-- one row per order and item: the item's share of the order's lines
+order_shares AS (
+    SELECT {k}, count(*) / sum(count(*)) OVER (PARTITION BY order_id) AS order_share
+    FROM demand_lines GROUP BY order_id, {k}
+),
+item_orders AS (SELECT {k}, sum(order_share) AS orders FROM order_shares GROUP BY {k}),
+-- one row per shipment and item: the item's share of the shipment's lines
+shipment_shares AS (
+    SELECT {k}, count(*) / sum(count(*)) OVER (
+               PARTITION BY shipment_key, shipment_order_key, shipment_date_key) AS shipment_share
+    FROM demand_lines GROUP BY shipment_key, shipment_order_key, shipment_date_key, {k}
+),
+item_shipments AS (SELECT {k}, sum(shipment_share) AS shipments FROM shipment_shares GROUP BY {k}),
+-- one row per item with demand: lines, units and weight
+item_lines AS (
+    SELECT {k}, count(*) AS order_lines, sum(quantity) AS units, sum(weight_kg) AS weight_kg
+    FROM demand_lines GROUP BY {k}
+),
+-- one row per item with any line: money over all lines (returns reduce it)
+item_money AS (
+    SELECT {k}, sum(line_revenue) AS revenue, sum(line_cost) AS cost_of_goods,
+           sum(line_revenue - line_cost) AS gross_margin,
+           count(*) FILTER (WHERE quantity < 0) AS return_lines
+    FROM priced_lines GROUP BY {k}
+),
+item_drivers AS (
+    SELECT {m_keys},
+           coalesce(orders.orders, 0.0) AS orders,
+           CAST(coalesce(lines.order_lines, 0) AS DOUBLE) AS order_lines,
+           coalesce(lines.units, 0.0) AS units,
+           coalesce(shipments.shipments, 0.0) AS shipments,
+           coalesce(lines.weight_kg, 0.0) AS weight_kg,
+           m.return_lines, m.revenue, m.cost_of_goods, m.gross_margin
+    FROM item_money AS m
+    {join("orders")}
+    {join("shipments")}
+    {join("lines")}
+)"""
+
+
+def cost_to_serve_sql(level: str, activities: Sequence[str], with_segments: bool = False) -> str:
+    """The statement behind `cost_to_serve` for these activity columns; rates are bound as
+    ``$rate_<i>_<driver>`` in the order of ``activities`` (for EXPLAIN and tests)."""
+    _check_level(level)
+    keys = _KEYS[level]
+    allowed = frozenset(activities) | _RESERVED
+    activity_sql = [f"{expr} AS {quote_ident(name, allowed=allowed)}" for name, expr in _activity_exprs(activities)]
+    total = " + ".join(quote_ident(name, allowed=allowed) for name in activities) or "0.0"
+    d_keys = ", ".join(f"d.{quote_ident(c)}" for c in keys)
+    segment_cols, segment_join = "", ""
+    if with_segments:
+        on = " AND ".join(f"a.{quote_ident(c)} = d.{quote_ident(c)}" for c in keys)
+        segment_cols = f"a.segment, coalesce(a.segment_label, '{_NOT_IN_VERSION}') AS segment_label,"
+        segment_join = f"LEFT JOIN {_ASSIGNMENTS_VIEW} AS a ON {on}"
+    driver_cols = ", ".join(f"d.{c}" for c in DRIVER_COLUMNS.values())
+    activity_cols = "".join(f"d.{quote_ident(n, allowed=allowed)}, " for n in activities)
+    return f"""
+WITH {_volumes_sql(keys)},
+-- one row per item: each activity's cost = sum over its drivers of rate * volume
+item_costs AS (
+    SELECT *{''.join(', ' + s for s in activity_sql)}
+    FROM item_drivers
+)
+SELECT {d_keys}, {segment_cols}
+       {driver_cols}, d.return_lines,
+       {activity_cols}({total}) AS cost_to_serve,
+       d.revenue, d.cost_of_goods, d.gross_margin,
+       d.gross_margin - ({total}) AS profit
+FROM item_costs AS d
+{segment_join}
+ORDER BY {d_keys}
+"""
+
+
+def _activity_exprs(activities: Sequence[str]) -> list[tuple[str, str]]:
+    """(column, SQL) per activity, each driver's rate a parameter ``$rate_<i>_<driver>``."""
+    exprs = []
+    for i, name in enumerate(activities):
+        terms = [f"$rate_{i}_{driver} * {DRIVER_COLUMNS[driver]}" for driver in COST_DRIVERS]
+        exprs.append((name, " + ".join(terms)))
+    return exprs
+
+
+def _rate_params(rates: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
+    return {f"rate_{i}_{driver}": float(per_driver.get(driver, 0.0))
+            for i, per_driver in enumerate(rates.values()) for driver in COST_DRIVERS}
+
+
+def driver_volumes(store: Store) -> dict[str, float]:
+    """Total volume of each driver in the data (demand lines), counted directly, not allocated.
+
+    Keys are the drivers of ``COST_DRIVERS``; the item volumes of `cost_to_serve` add up to these.
+    """
+    row = store.cursor().execute(f"""
+WITH {_LINE_CTES},
+shipments AS (
+    SELECT DISTINCT shipment_key, shipment_order_key, shipment_date_key FROM demand_lines
+)
+SELECT (SELECT count(DISTINCT order_id) FROM demand_lines),
+       (SELECT count(*) FROM demand_lines),
+       (SELECT coalesce(sum(quantity), 0) FROM demand_lines),
+       (SELECT count(*) FROM shipments),
+       (SELECT coalesce(sum(weight_kg), 0) FROM demand_lines)
+""").fetchone()
+    return {driver: float(value) for driver, value in zip(COST_DRIVERS, row, strict=True)}
+
+
+# -- the table per item -------------------------------------------------------------------------
+def _version_assignments(store: Store, version_id: int, level: str) -> pd.DataFrame:
+    from core.versions import assignments
+
+    frame = assignments(store, version_id)
+    keys = [c for c in ("customer_id", "product_id") if c in frame.columns]
+    version_level = "customer_product" if len(keys) == 2 else keys[0].removesuffix("_id")
+    if version_level != level:
+        raise SegplanError(
+            f"version {version_id} segments at level {version_level!r}, not {level!r}",
+            hint=(f"compute cost-to-serve with level={version_level!r}" if version_level in LEVELS
+                  else "cost-to-serve is per customer or per product; choose a customer or product version"))
+    return frame[[*keys, "segment", "segment_label"]]
+
+
+def cost_to_serve(store: Store, level: str = "customer", version_id: int | None = None) -> pd.DataFrame:
+    """One row per customer or product with any order line: activity costs, cost-to-serve, profit.
+
+    Columns: key column; with ``version_id`` ``segment`` and ``segment_label`` (the version
+    must be at the same level; items it does not hold get segment NULL, label "not in
+    version"); driver volumes ``orders``, ``order_lines``, ``units``, ``shipments``,
+    ``weight_kg`` (allocated by line share, see the module docstring); ``return_lines``; one
+    ``cost_<activity>`` per activity with a rate; ``cost_to_serve``; ``revenue``,
+    ``cost_of_goods``, ``gross_margin``; ``profit`` = gross_margin - cost_to_serve. An empty
+    database gives an empty frame. ``attrs["currency"]`` is the rates' currency (or None).
+    """
+    _check_level(level)
+    rates, currency = _rates(store)
+    activities = list(rates)
+    params = _rate_params(rates)
+    cur = store.cursor()
+    if version_id is None:
+        frame = cur.execute(cost_to_serve_sql(level, activities), params).df()
+    else:
+        segments = _version_assignments(store, version_id, level)
+        cur.register(_ASSIGNMENTS_VIEW, segments)
+        try:
+            frame = cur.execute(cost_to_serve_sql(level, activities, with_segments=True), params).df()
+        finally:
+            cur.unregister(_ASSIGNMENTS_VIEW)
+        frame["segment"] = _segment_dtype(frame["segment"], segments["segment"])
+    frame.attrs["currency"] = currency
+    frame.attrs["level"] = level
+    return frame
+
+
+def _segment_dtype(values: pd.Series, saved: pd.Series) -> pd.Series:
+    """Segments back in the version's type: int64 for clustering when every item has one."""
+    import pandas as pd
+
+    if pd.api.types.is_integer_dtype(saved.dtype):
+        return values.astype("int64") if values.notna().all() else values.astype("Int64")
+    return values
+
+
+# -- views of the table: segments, whale curve, subsidies ------------------------------------------
+_FRAME_VIEW = "cost_to_serve_items"
+
+
+def _frame_query(frame: pd.DataFrame, sql: str, params: Mapping[str, object] | None = None) -> pd.DataFrame:
+    """Run ``sql`` on ``frame`` (registered as cost_to_serve_items) in a private in-memory DuckDB."""
+    con = duckdb.connect()
+    try:
+        con.register(_FRAME_VIEW, frame)
+        return con.execute(sql, dict(params or {})).df()
+    finally:
+        con.close()
+
+
+def _frame_activities(frame: pd.DataFrame) -> list[str]:
+    """The ``cost_<activity>`` columns of a `cost_to_serve` frame, checked to be names it makes."""
+    names = [c for c in frame.columns if str(c).startswith("cost_") and c not in _RESERVED and c != "cost_of_goods"]
+    bad = [c for c in names if not re.fullmatch(r"cost_[a-z0-9_]+", str(c))]
+    if bad:
+        raise SegplanError(f"column names {bad} are not activity costs of cost_to_serve",
+                           hint="pass the frame that cost_to_serve returned")
+    return names
+
+
+def _frame_key(frame: pd.DataFrame) -> str:
+    keys = [c for c in ("customer_id", "product_id") if c in frame.columns]
+    missing = [c for c in ("profit",) if c not in frame.columns]
+    if len(keys) != 1 or missing:
+        raise SegplanError("the frame is not a cost_to_serve result (one key column and profit)",
+                           hint="pass the frame that cost_to_serve returned")
+    return keys[0]
+
+
+def _require_segments(frame: pd.DataFrame) -> None:
+    _frame_key(frame)
+    if "segment" not in frame.columns or "segment_label" not in frame.columns:
+        raise SegplanError("the cost-to-serve frame has no segments",
+                           hint="compute it with cost_to_serve(store, level, version_id=...)")
+
+
+def cost_to_serve_by_segment(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per segment of a `cost_to_serve(..., version_id=...)` frame: sums and shares.
+
+    Columns: segment, segment_label, items, loss_making_items (profit < 0), the summed driver
+    volumes, activity costs, cost_to_serve, revenue, cost_of_goods, gross_margin, profit;
+    ``profit_share_pct`` = 100 * segment profit / total profit (NULL when the total is not
+    positive: a share of a loss says nothing), ``cost_to_serve_pct_of_revenue``.
+    Items outside the version form the segment NULL, "not in version".
+    """
+    _require_segments(frame)
+    activities = _frame_activities(frame)
+    allowed = frozenset(activities) | _RESERVED
+    summed = [*DRIVER_COLUMNS.values(), "return_lines", *activities, *_MONEY_COLUMNS]
+    sums = ",\n       ".join(f"sum({quote_ident(c, allowed=allowed)}) AS {quote_ident(c, allowed=allowed)}"
+                              for c in summed)
+    return _frame_query(frame, f"""
+WITH totals AS (
+    SELECT sum(profit) AS total_profit FROM {_FRAME_VIEW}
+)
+SELECT segment, segment_label,
+       count(*) AS items,
+       count(*) FILTER (WHERE profit < 0) AS loss_making_items,
+       {sums},
+       CASE WHEN any_value(t.total_profit) > 0 THEN 100.0 * sum(profit) / any_value(t.total_profit) END
+           AS profit_share_pct,
+       100.0 * sum(cost_to_serve) / NULLIF(sum(revenue), 0) AS cost_to_serve_pct_of_revenue
+FROM {_FRAME_VIEW} CROSS JOIN totals AS t
+GROUP BY segment, segment_label
+ORDER BY segment NULLS LAST
+""")
+
+
+def whale_curve(frame: pd.DataFrame) -> pd.DataFrame:
+    """The whale curve of a `cost_to_serve` frame (Kaplan & Cooper 1998, ch. 10).
+
+    Items ranked by profit, most profitable first (ties by key); one row per item plus a first
+    row rank 0 at the origin: ``rank``, the key, ``profit``, ``cumulative_profit``,
+    ``cumulative_profit_pct`` (of total profit) and ``cumulative_items_pct`` (of the items).
+    It ends at (100, 100) and peaks above 100 when some items lose money; ``attrs`` hold
+    ``total_profit`` and ``peak_profit_pct``. Items with unknown profit (no margin) are left
+    out; an empty frame gives an empty curve; a total profit <= 0 has no curve (error).
+    """
+    key = _frame_key(frame)
+    k = quote_ident(key)
+    total, count = _frame_query(
+        frame, f"SELECT sum(profit) AS total, count(profit) AS n FROM {_FRAME_VIEW}").iloc[0]
+    if count and not total > 0:
+        raise SegplanError(f"the items make a total profit of {total:,.2f}: the whale curve is scaled by it and needs it "
+                           "positive", hint="look at the cost-to-serve per item and per segment instead")
+    curve = _frame_query(frame, f"""
+WITH ranked AS (
+    SELECT {k}, profit, row_number() OVER (ORDER BY profit DESC, {k}) AS rank
+    FROM {_FRAME_VIEW} WHERE profit IS NOT NULL
+),
+totals AS (
+    SELECT sum(profit) AS total_profit, count(*) AS items FROM ranked
+),
+points AS (
+    SELECT rank, {k}, profit, sum(profit) OVER (ORDER BY rank) AS cumulative_profit
+    FROM ranked
+    UNION ALL
+    -- the origin, so that the curve starts at (0, 0)
+    SELECT 0, NULL, 0.0, 0.0 FROM totals WHERE items > 0
+)
+SELECT p.rank, p.{k}, p.profit, p.cumulative_profit,
+       100.0 * p.cumulative_profit / t.total_profit AS cumulative_profit_pct,
+       100.0 * p.rank / t.items AS cumulative_items_pct
+FROM points AS p CROSS JOIN totals AS t
+ORDER BY p.rank
+""")
+    curve.attrs["total_profit"] = float(total) if count else 0.0
+    curve.attrs["peak_profit_pct"] = float(curve["cumulative_profit_pct"].max()) if len(curve) else None
+    return curve
+
+
+def subsidies(frame: pd.DataFrame) -> pd.DataFrame:
+    """Which segments subsidise which: profit-making segments carry the loss-making ones.
+
+    One row per (profit-making segment, loss-making segment): ``from_segment``,
+    ``from_segment_label``, ``from_profit``, ``to_segment``, ``to_segment_label``, ``to_loss``
+    (positive), ``transfer`` and ``transfer_pct_of_from_profit``. Each loss is carried by the
+    profit-making segments in proportion to their profit, transfer = from_profit * to_loss /
+    max(total profit made, total loss): the transfers into a segment add up to its loss while
+    the profits cover the losses, else each profit is spent in full and ``attrs
+    ["uncovered_loss"]`` says what is left (the business loses money). No loss-making
+    segment gives an empty frame. The cross-subsidy of Kaplan & Cooper (1998), made explicit.
+    """
+    _require_segments(frame)
+    result = _frame_query(frame, f"""
+WITH segments AS (
+    SELECT segment, segment_label, sum(profit) AS profit
+    FROM {_FRAME_VIEW} GROUP BY segment, segment_label
+),
+makers AS (SELECT * FROM segments WHERE profit > 0),
+losers AS (SELECT * FROM segments WHERE profit < 0),
+totals AS (
+    SELECT (SELECT coalesce(sum(profit), 0) FROM makers) AS made,
+           (SELECT coalesce(-sum(profit), 0) FROM losers) AS lost
+)
+SELECT m.segment AS from_segment, m.segment_label AS from_segment_label, m.profit AS from_profit,
+       l.segment AS to_segment, l.segment_label AS to_segment_label, -l.profit AS to_loss,
+       m.profit * -l.profit / greatest(t.made, t.lost) AS transfer,
+       100.0 * -l.profit / greatest(t.made, t.lost) AS transfer_pct_of_from_profit
+FROM makers AS m CROSS JOIN losers AS l CROSS JOIN totals AS t
+ORDER BY transfer DESC, from_profit DESC, to_loss DESC
+""")
+    totals = _frame_query(frame, f"""
+WITH segments AS (SELECT sum(profit) AS profit FROM {_FRAME_VIEW} GROUP BY segment, segment_label)
+SELECT coalesce(sum(profit) FILTER (WHERE profit > 0), 0) AS made,
+       coalesce(-sum(profit) FILTER (WHERE profit < 0), 0) AS lost
+FROM segments""").iloc[0]
+    result.attrs["uncovered_loss"] = max(0.0, float(totals["lost"] - totals["made"]))
+    return result

@@ -1,0 +1,314 @@
+"""Cost-to-serve: driver counts and activity costs by hand, the adding-up invariants, whale curve, subsidies."""
+
+from __future__ import annotations
+
+import math
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.cost_to_serve import (
+    DRIVER_COLUMNS,
+    activity_column,
+    cost_to_serve,
+    cost_to_serve_by_segment,
+    driver_volumes,
+    subsidies,
+    whale_curve,
+)
+from core.errors import SegplanError
+from core.features import compute_features
+from core.sample import build_tiny_database
+from core.store import Store
+from core.versions import run_segmentation
+
+# order_id, customer_id, product_id, quantity, unit_price, unit_cost, shipment_id, weight_kg, ship_date
+LINES = [
+    ("O1", "C1", "P1", 10, 5.0, 3.0, "S1", 20.0, "2024-01-03"),
+    ("O1", "C1", "P2", 2, 50.0, 40.0, "S1", 4.0, "2024-01-03"),
+    ("O1", "C1", "P2", 1, 50.0, 40.0, "S2", 2.0, "2024-01-04"),
+    # no shipment_id: both lines are the shipment (O2, 2024-01-10); one has no weight
+    ("O2", "C1", "P1", 5, 5.0, 3.0, None, 10.0, "2024-01-10"),
+    ("O2", "C1", "P1", 5, 5.0, 3.0, None, None, "2024-01-10"),
+    ("O3", "C2", "P2", 1, 50.0, 40.0, "S3", 2.0, "2024-01-12"),
+    # no shipment_id nor ship_date: shipment (O3, -); no unit_cost: products.unit_cost 8
+    ("O3", "C2", "P3", 4, 10.0, None, None, 8.0, None),
+    # a return: reduces revenue and cost of goods, drives no activity
+    ("R1", "C2", "P2", -1, 50.0, 40.0, "RS1", 2.0, "2024-01-20"),
+]
+RATES = [
+    ("Order handling", "per_order", 4.0),
+    ("Picking", "per_line", 0.5),
+    ("Handling", "per_unit", 0.1),
+    ("Transport", "per_shipment", 10.0),
+    ("Transport", "per_kg", 0.2),
+]
+
+
+def insert_orders(store: Store, lines=LINES) -> None:
+    with store.transaction() as cur:
+        cur.executemany(
+            """INSERT INTO orders (order_id, order_date, customer_id, product_id, quantity, unit_price, unit_cost,
+                                   shipment_id, weight_kg, ship_date)
+               VALUES (?, DATE '2024-01-02', ?, ?, ?, ?, ?, ?, ?, CAST(? AS DATE))""",
+            [list(line) for line in lines],
+        )
+        cur.execute("INSERT INTO products (product_id, unit_cost) VALUES ('P3', 8.0)")
+
+
+def insert_rates(store: Store, rates=RATES, currency: str | None = "EUR") -> None:
+    with store.transaction() as cur:
+        cur.executemany("INSERT INTO cost_rates (activity, driver, rate, currency) VALUES (?, ?, ?, ?)",
+                        [[*rate, currency] for rate in rates])
+
+
+@pytest.fixture
+def hand(store):
+    insert_orders(store)
+    insert_rates(store)
+    return store
+
+
+@pytest.fixture(scope="module")
+def tiny_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cost_to_serve") / "tiny.duckdb"
+    with Store(path) as store:
+        build_tiny_database(store)
+    return path
+
+
+@pytest.fixture
+def tiny(tiny_file, tmp_path):
+    path = tmp_path / "tiny.duckdb"
+    shutil.copy(tiny_file, path)
+    with Store(path) as store:
+        yield store
+
+
+def by_key(frame: pd.DataFrame, key: str) -> dict[str, dict[str, float]]:
+    return frame.set_index(key).to_dict("index")
+
+
+# -- hand-computed case ----------------------------------------------------------------------------
+def test_driver_totals_count_demand_lines_only(hand):
+    # orders O1-O3; 7 demand lines; units 28; shipments S1, S2, (O2, 01-10), S3, (O3, -); kg 46
+    assert driver_volumes(hand) == pytest.approx(
+        {"per_order": 3, "per_line": 7, "per_unit": 28, "per_shipment": 5, "per_kg": 46})
+
+
+def test_customer_drivers_and_activity_costs_by_hand(hand):
+    frame = cost_to_serve(hand, "customer")
+    assert list(frame.columns) == [
+        "customer_id", "orders", "order_lines", "units", "shipments", "weight_kg", "return_lines",
+        "cost_handling", "cost_order_handling", "cost_picking", "cost_transport",
+        "cost_to_serve", "revenue", "cost_of_goods", "gross_margin", "profit"]
+    assert frame.attrs["currency"] == "EUR"
+    rows = by_key(frame, "customer_id")
+    expected = {
+        "C1": {"orders": 2, "order_lines": 5, "units": 23, "shipments": 3, "weight_kg": 36, "return_lines": 0,
+               "cost_order_handling": 8.0, "cost_picking": 2.5, "cost_handling": 2.3,
+               "cost_transport": 30 + 7.2, "cost_to_serve": 50.0,
+               "revenue": 250, "cost_of_goods": 180, "gross_margin": 70, "profit": 20.0},
+        "C2": {"orders": 1, "order_lines": 2, "units": 5, "shipments": 2, "weight_kg": 10, "return_lines": 1,
+               "cost_order_handling": 4.0, "cost_picking": 1.0, "cost_handling": 0.5,
+               "cost_transport": 20 + 2.0, "cost_to_serve": 27.5,
+               "revenue": 90 - 50, "cost_of_goods": 72 - 40, "gross_margin": 8, "profit": 8 - 27.5},
+    }
+    assert set(rows) == set(expected)
+    for customer, values in expected.items():
+        assert rows[customer] == pytest.approx(values), customer
+
+
+def test_product_level_allocates_shared_orders_and_shipments_by_line_share(hand):
+    rows = by_key(cost_to_serve(hand, "product"), "product_id")
+    # O1 has P1 x1 and P2 x2 lines; O2 only P1; O3 P2 and P3 one line each
+    # S1 holds P1 and P2 one line each; S2 and S3 P2; the (O2, 01-10) shipment P1; (O3, -) P3
+    expected = {
+        "P1": {"orders": 1 / 3 + 1, "shipments": 0.5 + 1, "order_lines": 3, "units": 20, "weight_kg": 30},
+        "P2": {"orders": 2 / 3 + 1 / 2, "shipments": 0.5 + 1 + 1, "order_lines": 3, "units": 4, "weight_kg": 8},
+        "P3": {"orders": 1 / 2, "shipments": 1, "order_lines": 1, "units": 4, "weight_kg": 8},
+    }
+    for product, values in expected.items():
+        row = rows[product]
+        assert {k: row[k] for k in values} == pytest.approx(values), product
+        assert row["cost_order_handling"] == pytest.approx(4.0 * values["orders"])
+        assert row["cost_picking"] == pytest.approx(0.5 * values["order_lines"])
+        assert row["cost_handling"] == pytest.approx(0.1 * values["units"])
+        assert row["cost_transport"] == pytest.approx(10.0 * values["shipments"] + 0.2 * values["weight_kg"])
+    assert rows["P3"]["cost_of_goods"] == pytest.approx(32.0)  # products.unit_cost fallback
+    assert rows["P2"]["return_lines"] == 1
+
+
+@pytest.mark.parametrize("level", ["customer", "product"])
+def test_activity_costs_add_up_to_rate_times_total_volume(hand, level):
+    frame = cost_to_serve(hand, level)
+    volumes = driver_volumes(hand)
+    per_activity: dict[str, float] = {}
+    for activity, driver, rate in RATES:
+        column = activity_column(activity)
+        per_activity[column] = per_activity.get(column, 0.0) + rate * volumes[driver]
+    for column, total in per_activity.items():
+        assert frame[column].sum() == pytest.approx(total), column
+    assert frame["cost_to_serve"].sum() == pytest.approx(77.5)
+    for driver, column in DRIVER_COLUMNS.items():
+        assert frame[column].sum() == pytest.approx(volumes[driver]), column
+
+
+def test_profit_is_margin_minus_cost_to_serve_and_cts_the_sum_of_activities(hand):
+    frame = cost_to_serve(hand, "customer")
+    activities = [c for c in frame.columns if c.startswith("cost_") and c not in ("cost_to_serve", "cost_of_goods")]
+    assert np.allclose(frame[activities].sum(axis=1), frame["cost_to_serve"])
+    assert np.allclose(frame["gross_margin"] - frame["cost_to_serve"], frame["profit"])
+    assert np.allclose(frame["revenue"] - frame["cost_of_goods"], frame["gross_margin"])
+
+
+def test_a_driver_without_rate_gives_no_activity(store):
+    insert_orders(store)
+    insert_rates(store, [("Picking", "per_line", 0.5)], currency=None)
+    frame = cost_to_serve(store, "customer")
+    assert [c for c in frame.columns if c.startswith("cost_")] == ["cost_picking", "cost_to_serve", "cost_of_goods"]
+    assert frame["cost_to_serve"].tolist() == pytest.approx([2.5, 1.0])
+    assert frame.attrs["currency"] is None
+
+
+def test_no_rates_give_zero_cost_to_serve_and_profit_equal_to_margin(store):
+    insert_orders(store)
+    frame = cost_to_serve(store, "product")
+    assert (frame["cost_to_serve"] == 0).all()
+    assert np.allclose(frame["profit"], frame["gross_margin"])
+
+
+def test_unknown_driver_and_mixed_currencies_are_errors_a_user_can_fix(store):
+    insert_orders(store)
+    insert_rates(store, [("Returns", "per_return_line", 1.0)])
+    with pytest.raises(SegplanError, match="unknown drivers: per_return_line"):
+        cost_to_serve(store)
+    with store.transaction() as cur:
+        cur.execute("DELETE FROM cost_rates")
+    insert_rates(store, [("Picking", "per_line", 0.5)], currency="EUR")
+    insert_rates(store, [("Packing", "per_order", 1.0)], currency="USD")
+    with pytest.raises(SegplanError, match="several currencies: EUR, USD"):
+        cost_to_serve(store)
+
+
+def test_activity_names_snake_case_stably():
+    assert activity_column("Order handling") == "cost_order_handling"
+    assert activity_column("  Pick & Pack (DC-1) ") == "cost_pick_pack_dc_1"
+    assert activity_column("to serve") == "cost_to_serve_activity"
+    assert activity_column("!!!") == "cost_unnamed"
+
+
+def test_empty_database_gives_an_empty_frame(store):
+    frame = cost_to_serve(store, "customer")
+    assert frame.empty and "cost_to_serve" in frame.columns and "profit" in frame.columns
+    insert_rates(store)
+    frame = cost_to_serve(store, "product")
+    assert frame.empty and "cost_transport" in frame.columns
+    assert whale_curve(frame).empty
+    assert driver_volumes(store) == {"per_order": 0, "per_line": 0, "per_unit": 0, "per_shipment": 0, "per_kg": 0}
+
+
+def test_unknown_level_is_named(hand):
+    with pytest.raises(SegplanError, match="unknown level 'customer_product'"):
+        cost_to_serve(hand, "customer_product")
+
+
+# -- whale curve -------------------------------------------------------------------------------------
+def test_whale_curve_starts_at_zero_ends_at_100_and_peaks_above_with_losses(hand):
+    curve = whale_curve(cost_to_serve(hand, "customer"))
+    assert curve["rank"].tolist() == [0, 1, 2]
+    assert curve["customer_id"].iloc[1:].tolist() == ["C1", "C2"]
+    assert curve["cumulative_profit_pct"].iloc[0] == 0 and curve["cumulative_items_pct"].iloc[0] == 0
+    assert curve["cumulative_profit_pct"].iloc[-1] == pytest.approx(100)
+    assert curve["cumulative_items_pct"].iloc[-1] == pytest.approx(100)
+    # total profit 20 - 19.5 = 0.5: C1 alone makes 4000% of it
+    assert curve["cumulative_profit_pct"].iloc[1] == pytest.approx(4000)
+    assert curve.attrs["peak_profit_pct"] == pytest.approx(4000)
+    assert curve.attrs["total_profit"] == pytest.approx(0.5)
+
+
+def test_whale_curve_needs_a_positive_total_profit(hand):
+    frame = cost_to_serve(hand, "customer")
+    frame.loc[frame["customer_id"] == "C1", "profit"] = 10.0
+    with pytest.raises(SegplanError, match="total profit of -9.50"):
+        whale_curve(frame)
+
+
+# -- segments and subsidies -----------------------------------------------------------------------------
+def test_version_segments_sum_per_segment_and_subsidise(hand):
+    version = run_segmentation(hand, "customer", "abc_xyz").version_id
+    frame = cost_to_serve(hand, "customer", version_id=version)
+    assert list(frame.columns[:3]) == ["customer_id", "segment", "segment_label"]
+    assert frame["segment"].notna().all()
+    by_segment = cost_to_serve_by_segment(frame)
+    assert by_segment["items"].sum() == 2
+    for column in ("cost_to_serve", "profit", "revenue", "cost_transport", "orders"):
+        assert by_segment[column].sum() == pytest.approx(frame[column].sum()), column
+    assert by_segment["profit_share_pct"].sum() == pytest.approx(100)
+    c1, c2 = (frame.set_index("customer_id").loc[c, "segment"] for c in ("C1", "C2"))
+    assert c1 != c2  # ABC puts the big and the small customer apart
+    flows = subsidies(frame)
+    assert len(flows) == 1
+    flow = flows.iloc[0]
+    assert (flow["from_segment"], flow["to_segment"]) == (c1, c2)
+    assert flow["transfer"] == pytest.approx(19.5) and flow["to_loss"] == pytest.approx(19.5)
+    assert flows.attrs["uncovered_loss"] == 0
+
+
+def test_version_of_another_level_is_refused(hand):
+    version = run_segmentation(hand, "product", "abc_xyz").version_id
+    with pytest.raises(SegplanError, match="level 'product', not 'customer'"):
+        cost_to_serve(hand, "customer", version_id=version)
+
+
+def test_segments_need_a_version():
+    frame = pd.DataFrame({"customer_id": ["C1"], "profit": [1.0]})
+    with pytest.raises(SegplanError, match="no segments"):
+        cost_to_serve_by_segment(frame)
+
+
+def test_subsidies_spread_each_loss_over_the_profits_and_report_what_is_uncovered():
+    frame = pd.DataFrame({
+        "customer_id": ["a", "b", "c", "d"],
+        "segment": ["A", "B", "C", "D"],
+        "segment_label": ["A", "B", "C", "D"],
+        "profit": [30.0, 10.0, -20.0, -60.0],
+    })
+    flows = subsidies(frame)
+    transfer = {(r.from_segment, r.to_segment): r.transfer for r in flows.itertuples()}
+    # losses 80 exceed profits 40: each profit is spent in full, split 20:60 over C and D
+    assert transfer == pytest.approx({("A", "C"): 7.5, ("A", "D"): 22.5, ("B", "C"): 2.5, ("B", "D"): 7.5})
+    assert flows.attrs["uncovered_loss"] == pytest.approx(40)
+    covered = subsidies(frame.assign(profit=[100.0, 60.0, -20.0, -60.0]))
+    into = covered.groupby("to_segment")["transfer"].sum()
+    assert into.to_dict() == pytest.approx({"C": 20.0, "D": 60.0})  # every loss carried
+    assert covered.groupby("from_segment")["transfer"].sum().to_dict() == pytest.approx({"A": 50.0, "B": 30.0})
+    assert covered.attrs["uncovered_loss"] == 0
+    assert subsidies(frame.assign(profit=[1.0, 2.0, 3.0, 4.0])).empty
+
+
+# -- the tiny sample ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("level", ["customer", "product"])
+def test_tiny_sample_runs_with_finite_numbers_that_add_up(tiny, level):
+    frame = cost_to_serve(tiny, level)
+    assert len(frame) > 0
+    numbers = frame.select_dtypes("number")
+    money = ["cost_to_serve", "revenue", "cost_of_goods", "gross_margin", "profit"]
+    assert np.isfinite(numbers.drop(columns=money)).all().all()
+    assert np.isfinite(frame["cost_to_serve"]).all()
+    rates = tiny.cursor().execute("SELECT activity, driver, rate FROM cost_rates").fetchall()
+    volumes = driver_volumes(tiny)
+    expected: dict[str, float] = {}
+    for activity, driver, rate in rates:
+        expected[activity_column(activity)] = expected.get(activity_column(activity), 0.0) + rate * volumes[driver]
+    for column, total in expected.items():
+        assert math.isclose(frame[column].sum(), total, rel_tol=1e-9), column
+    # revenue and margin as core.features computes them
+    features = compute_features(tiny, level).set_index(f"{level}_id")
+    mine = frame.set_index(f"{level}_id")
+    assert np.allclose(mine["revenue"], features.loc[mine.index, "revenue"])
+    assert np.allclose(mine["gross_margin"], features.loc[mine.index, "margin"], equal_nan=True)
+    assert cost_to_serve_by_segment(cost_to_serve(tiny, level, run_segmentation(tiny, level, "abc_xyz").version_id))[
+        "items"].sum() == len(frame)
