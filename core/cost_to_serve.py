@@ -195,7 +195,7 @@ def cost_to_serve_sql(level: str, activities: Sequence[str], with_segments: bool
         on = " AND ".join(f"a.{quote_ident(c)} = d.{quote_ident(c)}" for c in keys)
         segment_cols = f"a.segment, coalesce(a.segment_label, '{_NOT_IN_VERSION}') AS segment_label,"
         segment_join = f"LEFT JOIN {_ASSIGNMENTS_VIEW} AS a ON {on}"
-    driver_cols = ", ".join(f"d.{c}" for c in DRIVER_COLUMNS.values())
+    driver_cols = ", ".join(f"d.{quote_ident(c, allowed=allowed)}" for c in DRIVER_COLUMNS.values())
     activity_cols = "".join(f"d.{quote_ident(n, allowed=allowed)}, " for n in activities)
     return f"""
 WITH {_volumes_sql(keys)},

@@ -312,3 +312,32 @@ def test_tiny_sample_runs_with_finite_numbers_that_add_up(tiny, level):
     assert np.allclose(mine["gross_margin"], features.loc[mine.index, "margin"], equal_nan=True)
     assert cost_to_serve_by_segment(cost_to_serve(tiny, level, run_segmentation(tiny, level, "abc_xyz").version_id))[
         "items"].sum() == len(frame)
+
+
+def test_items_outside_the_version_are_named_and_summed_apart(hand):
+    version = run_segmentation(hand, "customer", "abc_xyz").version_id
+    insert_orders(hand, [("O9", "C9", "P1", 1, 5.0, 3.0, "S9", 1.0, "2024-01-15")])
+    frame = cost_to_serve(hand, "customer", version_id=version)
+    row = frame.set_index("customer_id").loc["C9"]
+    assert pd.isna(row["segment"]) and row["segment_label"] == "not in version"
+    by_segment = cost_to_serve_by_segment(frame)
+    last = by_segment.iloc[-1]
+    assert pd.isna(last["segment"]) and last["segment_label"] == "not in version" and last["items"] == 1
+
+
+def test_a_line_without_price_or_cost_leaves_the_margin_and_profit_unknown(store):
+    insert_orders(store, [("O1", "C1", "P1", 1, 5.0, 3.0, "S1", 1.0, None),
+                          ("O2", "C2", "P9", 2, None, None, "S2", 1.0, None)])
+    insert_rates(store, [("Picking", "per_line", 0.5)])
+    frame = cost_to_serve(store, "customer").set_index("customer_id")
+    assert frame.loc["C2", "cost_to_serve"] == pytest.approx(0.5)
+    assert pd.isna(frame.loc["C2", "gross_margin"]) and pd.isna(frame.loc["C2", "profit"])
+    curve = whale_curve(frame.reset_index())
+    assert curve["customer_id"].iloc[1:].tolist() == ["C1"]  # unknown profit left out
+
+
+def test_clustering_version_keeps_integer_segments(tiny):
+    version = run_segmentation(tiny, "customer", "kmeans", k=3).version_id
+    frame = cost_to_serve(tiny, "customer", version_id=version)
+    assert frame["segment"].dtype == np.int64
+    assert set(cost_to_serve_by_segment(frame)["segment"]) == set(frame["segment"])
