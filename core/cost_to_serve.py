@@ -183,7 +183,8 @@ item_drivers AS (
 
 def cost_to_serve_sql(level: str, activities: Sequence[str], with_segments: bool = False) -> str:
     """The statement behind `cost_to_serve` for these activity columns; rates are bound as
-    ``$rate_<i>_<driver>`` in the order of ``activities`` (for EXPLAIN and tests)."""
+    ``$rate_<i>_<driver>`` in the order of ``activities``, with segments also ``$not_in_version``
+    (for EXPLAIN and tests)."""
     _check_level(level)
     keys = _KEYS[level]
     allowed = frozenset(activities) | _RESERVED
@@ -193,7 +194,7 @@ def cost_to_serve_sql(level: str, activities: Sequence[str], with_segments: bool
     segment_cols, segment_join = "", ""
     if with_segments:
         on = " AND ".join(f"a.{quote_ident(c)} = d.{quote_ident(c)}" for c in keys)
-        segment_cols = f"a.segment, coalesce(a.segment_label, '{_NOT_IN_VERSION}') AS segment_label,"
+        segment_cols = f"a.segment, coalesce(a.segment_label, $not_in_version) AS segment_label,"
         segment_join = f"LEFT JOIN {_ASSIGNMENTS_VIEW} AS a ON {on}"
     driver_cols = ", ".join(f"d.{quote_ident(c, allowed=allowed)}" for c in DRIVER_COLUMNS.values())
     activity_cols = "".join(f"d.{quote_ident(n, allowed=allowed)}, " for n in activities)
@@ -285,7 +286,8 @@ def cost_to_serve(store: Store, level: str = "customer", version_id: int | None 
         segments = _version_assignments(store, version_id, level)
         cur.register(_ASSIGNMENTS_VIEW, segments)
         try:
-            frame = cur.execute(cost_to_serve_sql(level, activities, with_segments=True), params).df()
+            frame = cur.execute(cost_to_serve_sql(level, activities, with_segments=True),
+                                {**params, "not_in_version": _NOT_IN_VERSION}).df()
         finally:
             cur.unregister(_ASSIGNMENTS_VIEW)
         frame["segment"] = _segment_dtype(frame["segment"], segments["segment"])
@@ -376,7 +378,7 @@ ORDER BY segment NULLS LAST
 
 
 def whale_curve(frame: pd.DataFrame) -> pd.DataFrame:
-    """The whale curve of a `cost_to_serve` frame (Kaplan & Cooper 1998, ch. 10).
+    """The whale curve of a `cost_to_serve` frame (Kaplan & Cooper, Cost & Effect, 1998).
 
     Items ranked by profit, most profitable first (ties by key); one row per item plus a first
     row rank 0 at the origin: ``rank``, the key, ``profit``, ``cumulative_profit``,
