@@ -26,10 +26,11 @@ def test_p_chart_with_a_standard_value_matches_the_published_limits():
 
 
 def test_p_chart_of_montgomery_orange_juice_cans():
-    # Montgomery, Introduction to Statistical Quality Control, Example 7.1 (frozen orange juice
-    # cans, 30 samples of n = 50): p̄ = 347/1500 = 0.2313, UCL 0.4102, LCL 0.0524; samples 15
-    # and 23 are above the UCL. The counts are as we recall them from the book, not checked
-    # against a copy we could read; the limits follow from p̄ and n alone.
+    # Montgomery, Introduction to Statistical Quality Control (frozen orange juice cans, trial
+    # limits from 30 samples of n = 50): p̄ = 347/1500 = 0.2313, UCL 0.4102, LCL 0.0524;
+    # samples 15 and 23 are above the UCL. The counts are those of the R package qcc's
+    # `orangejuice` data set, which cites Montgomery (github.com/luca-scr/qcc, data/orangejuice.txt,
+    # the 30 rows with trial = TRUE); the limits are as the book states them.
     nonconforming = [12, 15, 8, 10, 4, 7, 16, 9, 14, 10, 5, 6, 17, 12, 22,
                      8, 10, 5, 13, 11, 20, 18, 24, 15, 9, 12, 7, 13, 9, 6]
     chart = p_chart(nonconforming, [50] * 30)
