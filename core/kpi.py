@@ -37,6 +37,7 @@ A share with no base line is NULL, not 0. Each share comes with its counts so th
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from core.errors import SegplanError
@@ -140,7 +141,9 @@ def _version_keys(store: Store, version_id: int) -> tuple[pd.DataFrame, tuple[st
     return frame[[*keys, "segment", "segment_label"]], keys
 
 
-def _query(store: Store, version_id: int, sql_for_keys, params: dict[str, object]) -> pd.DataFrame:
+def _query(store: Store, version_id: int, sql_for_keys: Callable[[tuple[str, ...]], str],
+           params: dict[str, object]) -> pd.DataFrame:
+    """Run the statement for the version's keys with its assignments registered as ``kpi_assignments``."""
     frame, keys = _version_keys(store, version_id)
     cur = store.cursor()
     cur.register(_ASSIGNMENTS_VIEW, frame)
@@ -157,7 +160,7 @@ def segment_kpis(store: Store, version_id: int, bucket: str = "week") -> pd.Data
     ``period`` (bucket start date), then `KPI_COLUMNS`: ``lines``; ``otif_base_lines``,
     ``otif_lines``, ``otif``; ``on_time_base_lines``, ``on_time_lines``, ``on_time``;
     ``ordered_quantity``, ``filled_quantity``, ``fill_rate``; ``delivered_lines``,
-    ``order_cycle_time_days``. Segments in order, ``"(not in version)"`` last; periods in
+    ``order_cycle_time_days``. Segments in text order, ``"(not in version)"`` last; periods in
     time order; only periods with lines appear. No order lines give an empty frame.
     """
     _check_bucket(bucket)
