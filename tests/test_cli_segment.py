@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from core.cli import app
-from core.sample import build_tiny_database
 from core.store import Store
+from conftest import copy_of
 
 runner = CliRunner()
 BOUNDARY_COLUMNS = ["segment", "segment_label", "distance_own", "distance_next", "boundary_margin"]
@@ -37,19 +36,10 @@ def saved_versions(db: Path) -> int:
             "SELECT (SELECT count(*) FROM segment_versions) + (SELECT count(*) FROM segment_assignments)").fetchone()[0]
 
 
-@pytest.fixture(scope="module")
-def tiny_file(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("cli_segment") / "tiny.duckdb"
-    with Store(path) as store:
-        build_tiny_database(store)
-    return path
-
-
 @pytest.fixture
-def tiny(tiny_file, tmp_path) -> Path:
-    path = tmp_path / "tiny.duckdb"
-    shutil.copy(tiny_file, path)
-    return path
+def tiny(tiny_sample_file, tmp_path) -> Path:
+    """A path to a fresh copy of the tiny sample database."""
+    return copy_of(tiny_sample_file, tmp_path)
 
 
 # Planted data: three groups of 8 products selling about 50, 1,000 and 2,000 units every week

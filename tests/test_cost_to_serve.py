@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import shutil
 
 import numpy as np
 import pandas as pd
@@ -20,7 +19,6 @@ from core.cost_to_serve import (
 )
 from core.errors import SegplanError
 from core.features import compute_features
-from core.sample import build_tiny_database
 from core.store import Store
 from core.versions import run_segmentation
 
@@ -69,22 +67,6 @@ def hand(store):
     insert_orders(store)
     insert_rates(store)
     return store
-
-
-@pytest.fixture(scope="module")
-def tiny_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("cost_to_serve") / "tiny.duckdb"
-    with Store(path) as store:
-        build_tiny_database(store)
-    return path
-
-
-@pytest.fixture
-def tiny(tiny_file, tmp_path):
-    path = tmp_path / "tiny.duckdb"
-    shutil.copy(tiny_file, path)
-    with Store(path) as store:
-        yield store
 
 
 def by_key(frame: pd.DataFrame, key: str) -> dict[str, dict[str, float]]:

@@ -8,33 +8,23 @@ weight, stability, save, explain an item).
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.sample import build_tiny_database
 from core.store import Store
+from conftest import copy_of
 from ui.rules import DEFAULT_RULES, rules_from_rows
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 SEGMENT, EXPLAIN = "pages/segment.py", "pages/explain.py"
 
 
-@pytest.fixture(scope="module")
-def tiny_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("tiny") / "tiny.duckdb"
-    with Store(path) as store:
-        build_tiny_database(store)
-    return path
-
-
 @pytest.fixture
-def tiny_db(tiny_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def tiny_db(tiny_sample_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of the tiny sample database per test (tests save versions into it)."""
-    path = tmp_path / "tiny.duckdb"
-    shutil.copy(tiny_template, path)
+    path = copy_of(tiny_sample_file, tmp_path)
     monkeypatch.setenv("SEGPLAN_DB", str(path))
     return path
 

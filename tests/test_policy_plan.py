@@ -14,12 +14,9 @@ from core.policy_plan import PLAN_COLUMNS, policy_events, policy_items, save_pol
 from core.sample import build_tiny_database
 from core.store import Store
 from core.versions import run_segmentation
+from conftest import tables_of
 
 POLICY_TABLES = ("segment_policies", "policy_events")
-
-
-def tables_of(store: Store) -> set[str]:
-    return {r[0] for r in store.cursor().execute("SELECT table_name FROM information_schema.tables").fetchall()}
 
 
 def test_migration_3_applies_to_a_version_2_file(tmp_path, monkeypatch):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import shutil
 
 import duckdb
 import numpy as np
@@ -12,33 +11,15 @@ import pytest
 
 import core.store
 from core.errors import SegplanError
-from core.sample import build_tiny_database
 from core.store import Store
 from core.versions import assignments, is_current, list_versions, load_version, rename_segment, run_segmentation, save_version
+from conftest import tables_of
 
 SEGMENT_TABLES = ("segment_versions", "segment_assignments", "segment_profiles", "segment_k_scan",
                   "segment_version_events")
 
 
-@pytest.fixture(scope="module")
-def tiny_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("versions") / "tiny.duckdb"
-    with Store(path) as store:
-        build_tiny_database(store)
-    return path
 
-
-@pytest.fixture
-def tiny(tiny_file, tmp_path):
-    """A fresh copy of the tiny sample database (built once per module)."""
-    path = tmp_path / "tiny.duckdb"
-    shutil.copy(tiny_file, path)
-    with Store(path) as store:
-        yield store
-
-
-def tables_of(store: Store) -> set[str]:
-    return {r[0] for r in store.cursor().execute("SELECT table_name FROM information_schema.tables").fetchall()}
 
 
 def test_migration_2_applies_to_a_version_1_file(tmp_path, monkeypatch):
