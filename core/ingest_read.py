@@ -295,7 +295,7 @@ def create_structural(cur: duckdb.DuckDBPyConnection, rows: list[StructuralRow])
     )
     cur.register("ingest_structural_rows", table)
     try:
-        cur.execute(f"CREATE OR REPLACE TEMP TABLE {q(STRUCTURAL_TABLE)} AS SELECT * FROM ingest_structural_rows")
+        cur.execute(f"CREATE OR REPLACE TEMP TABLE {q(STRUCTURAL_TABLE)} AS SELECT * FROM ingest_structural_rows")  # identifiers only, via q = quote_ident
     finally:
         cur.unregister("ingest_structural_rows")
 
@@ -324,10 +324,10 @@ def create_stage_from_rows(cur: duckdb.DuckDBPyConnection, width: int, rows: Ite
     reader = pa.RecordBatchReader.from_batches(schema, batches())
     cur.register("ingest_batches", reader)
     try:
-        cur.execute(f"CREATE OR REPLACE TEMP TABLE {q(STAGE_TABLE)} AS SELECT * FROM ingest_batches")
+        cur.execute(f"CREATE OR REPLACE TEMP TABLE {q(STAGE_TABLE)} AS SELECT * FROM ingest_batches")  # identifiers only, via q = quote_ident
     finally:
         cur.unregister("ingest_batches")
-    cur.execute(f"CREATE OR REPLACE TEMP VIEW {q(ROWS_VIEW)} AS SELECT * FROM {q(STAGE_TABLE)}")
+    cur.execute(f"CREATE OR REPLACE TEMP VIEW {q(ROWS_VIEW)} AS SELECT * FROM {q(STAGE_TABLE)}")  # identifiers only, via q = quote_ident
     return staged
 
 
@@ -515,7 +515,7 @@ def stage_parquet(cur: duckdb.DuckDBPyConnection, path: Path) -> Staged:
             f"{path.name}: cannot read as Parquet: {str(exc).splitlines()[0]}",
             hint="the file may be damaged; export it again",
         ) from exc
-    cur.execute(f"CREATE OR REPLACE TEMP VIEW {q(ROWS_VIEW)} AS SELECT * FROM {q(STAGE_TABLE)}")
+    cur.execute(f"CREATE OR REPLACE TEMP VIEW {q(ROWS_VIEW)} AS SELECT * FROM {q(STAGE_TABLE)}")  # identifiers only, via q = quote_ident
     create_structural(cur, [])
     rows = cur.execute(f"SELECT count(*) FROM {q(STAGE_TABLE)}").fetchall()[0][0]
     return Staged(headers, "parquet", rows, {})
