@@ -3,6 +3,7 @@
 import streamlit as st
 
 from core.features import feature_catalog, key_columns
+from ui.controls import ITEM_NAMES
 from ui.state import (
     ensure_entry,
     get_store,
@@ -18,7 +19,6 @@ from ui.state import (
 
 ensure_entry()
 
-ITEM_NAMES = {"product": "products", "customer": "customers", "customer_product": "customer-product pairs"}
 #: Items the global views (importance, beeswarm) are computed from; single items are exact.
 GLOBAL_SAMPLE = 2_000
 #: Most item keys offered in the item picker at once; the search narrows them.

@@ -2,14 +2,12 @@
 
 import streamlit as st
 
-from core.classify import MEASURES
-from core.features import BUCKETS, LEVELS, feature_catalog, key_columns
+from core.features import feature_catalog, key_columns
+from ui.controls import ITEM_NAMES, LEVEL_NAMES, item_controls
 from ui.state import classified, ensure_entry, features, get_store, user_errors
 
 ensure_entry()
 
-LEVEL_NAMES = {"product": "product", "customer": "customer", "customer_product": "customer x product"}
-ITEM_NAMES = {"product": "products", "customer": "customers", "customer_product": "customer-product pairs"}
 MEASURE_UNITS = {"revenue": "currency", "quantity": "units", "margin": "currency", "lines": "order lines"}
 
 st.title("Explore")
@@ -20,12 +18,10 @@ st.caption("ABC ranks items by their share of the measure; XYZ by how much bucke
 # -- controls (sidebar) -------------------------------------------------------------------
 with st.sidebar:
     st.header("Explore settings")
-    level = st.selectbox("Level", LEVELS, format_func=LEVEL_NAMES.get, key="level", persist_state="session",
-                         help="What one item is: a product, a customer, or one customer's buying of one product.")
-    bucket = st.radio("Time bucket", BUCKETS, key="bucket", persist_state="session", horizontal=True,
-                      help="Demand is summed per week or calendar month for XYZ, ADI and CV².")
-    measure = st.selectbox("ABC measure", MEASURES, key="measure", persist_state="session",
-                           help="What ranks items for ABC: revenue, quantity, margin or number of order lines.")
+    level, bucket, measure = item_controls(
+        bucket_help="Demand is summed per week or calendar month for XYZ, ADI and CV².",
+        measure_help="What ranks items for ABC: revenue, quantity, margin or number of order lines.",
+    )
     abc_a_pct, abc_b_pct = st.slider(
         "ABC cut-offs (cumulative % of measure)", 50, 99, key="abc_pct", persist_state="session",
         help="A = items making up the first share, B = up to the second, C = the rest.",

@@ -2,15 +2,15 @@
 
 import streamlit as st
 
-from core.classify import MEASURES
 from core.errors import SegplanError
-from core.features import BUCKETS, LEVELS, feature_catalog, key_columns
+from core.features import feature_catalog, key_columns
 from core.segment import METHODS
 from core.segment_methods import CLUSTER_METHODS
 from core.segment_quality import pick_k
 from core.segment_items import DEFAULT_FEATURES, features_with_values
 from core.segment_rules import OPERATORS
 from ui.rules import DEFAULT_RULES, rules_from_rows
+from ui.controls import ITEM_NAMES, LEVEL_NAMES, item_controls
 from ui.state import (
     bootstrap_stability,
     ensure_entry,
@@ -27,8 +27,6 @@ from ui.state import (
 
 ensure_entry()
 
-LEVEL_NAMES = {"product": "product", "customer": "customer", "customer_product": "customer x product"}
-ITEM_NAMES = {"product": "products", "customer": "customers", "customer_product": "customer-product pairs"}
 METHOD_NAMES = {
     "kmeans": "k-means", "hierarchical": "Hierarchical (Ward)", "hdbscan": "HDBSCAN (density)",
     "gmm": "Gaussian mixture", "nine_box": "ABC x XYZ nine-box", "demand_pattern": "Demand pattern",
@@ -42,12 +40,10 @@ st.caption("Group items that behave alike, so each group gets one planning polic
 # -- controls (sidebar) -------------------------------------------------------------------
 with st.sidebar:
     st.header("Segment settings")
-    level = st.selectbox("Level", LEVELS, format_func=LEVEL_NAMES.get, key="level", persist_state="session",
-                         help="What one item is: a product, a customer, or one customer's buying of one product.")
-    bucket = st.radio("Time bucket", BUCKETS, key="bucket", persist_state="session", horizontal=True,
-                      help="Demand is summed per week or calendar month for CV, ADI and the classes.")
-    measure = st.selectbox("ABC measure", MEASURES, key="measure", persist_state="session",
-                           help="What ABC ranks on, and what the minimum segment share is a share of.")
+    level, bucket, measure = item_controls(
+        bucket_help="Demand is summed per week or calendar month for CV, ADI and the classes.",
+        measure_help="What ABC ranks on, and what the minimum segment share is a share of.",
+    )
     method = st.selectbox("Method", METHODS, format_func=METHOD_NAMES.get, key="seg_method", persist_state="session",
                           help="Clustering (k-means, Ward, HDBSCAN, Gaussian mixture) groups by the chosen features; "
                                "nine-box, demand pattern and rules assign fixed classes.")
