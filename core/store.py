@@ -193,8 +193,54 @@ def _migration_3() -> list[str]:
     ]
 
 
+def _migration_4() -> list[str]:
+    """Governance: accounts and roles, the append-only audit trail, overrides of segment assignments."""
+    return [
+        """CREATE TABLE users (
+            user_name VARCHAR PRIMARY KEY,
+            role VARCHAR NOT NULL,          -- viewer | planner | approver | admin
+            password_hash VARCHAR,          -- NULL for accounts that sign in through OIDC only
+            created_at TIMESTAMP NOT NULL,
+            created_by VARCHAR,
+            active BOOLEAN NOT NULL DEFAULT TRUE
+        )""",
+        "CREATE SEQUENCE audit_event_seq START 1",
+        """CREATE TABLE audit_log (
+            event_id BIGINT PRIMARY KEY DEFAULT nextval('audit_event_seq'),
+            event_at TIMESTAMP NOT NULL,
+            user_name VARCHAR,
+            action VARCHAR NOT NULL,        -- ingest | run | override | submit | approve | reject | ...
+            entity VARCHAR NOT NULL,        -- what was written: table, version, policy, user, override
+            entity_id VARCHAR,              -- which one (table name, version id, user name, ...)
+            before JSON,                    -- state before the write (NULL when it did not exist)
+            after JSON,                     -- state after the write
+            reason VARCHAR,
+            prev_hash VARCHAR NOT NULL,     -- row_hash of the event before ('' for the first)
+            row_hash VARCHAR NOT NULL       -- sha256 over prev_hash and this event: edits break the chain
+        )""",
+        "CREATE SEQUENCE segment_override_seq START 1",
+        """CREATE TABLE segment_overrides (
+            override_id BIGINT PRIMARY KEY DEFAULT nextval('segment_override_seq'),
+            version_id BIGINT NOT NULL,
+            customer_id VARCHAR,            -- NULL when not part of the version's level
+            product_id VARCHAR,             -- NULL when not part of the version's level
+            model_segment VARCHAR,          -- the model's segment for the item in this version
+            segment VARCHAR NOT NULL,       -- the segment the planner moved it to
+            reason VARCHAR NOT NULL,
+            expires_on DATE,                -- NULL: no expiry
+            created_by VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            carried_from BIGINT,            -- override_id in the earlier version it was carried from
+            withdrawn_by VARCHAR,
+            withdrawn_at TIMESTAMP
+        )""",
+    ]
+
+
 #: Schema migrations, in order; the file records the last one applied in meta.schema_version.
-MIGRATIONS: tuple[tuple[int, list[str]], ...] = ((1, _migration_1()), (2, _migration_2()), (3, _migration_3()))
+MIGRATIONS: tuple[tuple[int, list[str]], ...] = (
+    (1, _migration_1()), (2, _migration_2()), (3, _migration_3()), (4, _migration_4()),
+)
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
