@@ -1,29 +1,31 @@
 """segplan: the Streamlit entry file. Sets the page up, the session once, and the navigation.
 
 Run with `streamlit run app.py` (or `make run`); the database is $SEGPLAN_DB, else
-data/segplan.duckdb.
+data/segplan.duckdb. Navigation follows the role: a page is listed only for roles that may
+take its action (core.auth.PERMISSIONS).
 """
 
 import streamlit as st
 
+from core.auth import can
 from ui.state import init_session
 
 st.set_page_config(layout="wide", page_title="segplan", page_icon=":material/hub:")
 init_session()
 
-PAGES = {
-    "Data": [
-        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-        st.Page("pages/data.py", title="Data", icon=":material/upload_file:"),
-        st.Page("pages/explore.py", title="Explore", icon=":material/query_stats:"),
-    ],
-    "Segments": [
-        st.Page("pages/segment.py", title="Segment", icon=":material/hub:"),
-        st.Page("pages/explain.py", title="Explain", icon=":material/psychology:"),
-    ],
-    "Policies": [
-        st.Page("pages/policies.py", title="Policies", icon=":material/tune:"),
-    ],
-}
+#: section, page file, title, icon, the action a role needs to see the page.
+PAGES: list[tuple[str, str, str, str, str]] = [
+    ("Data", "pages/home.py", "Home", ":material/home:", "view"),
+    ("Data", "pages/data.py", "Data", ":material/upload_file:", "ingest"),
+    ("Data", "pages/explore.py", "Explore", ":material/query_stats:", "view"),
+    ("Segments", "pages/segment.py", "Segment", ":material/hub:", "view"),
+    ("Segments", "pages/explain.py", "Explain", ":material/psychology:", "view"),
+    ("Policies", "pages/policies.py", "Policies", ":material/tune:", "view"),
+]
 
-st.navigation(PAGES).run()
+role = st.session_state.get("role", "admin")
+sections: dict[str, list] = {}
+for section, path, title, icon, action in PAGES:
+    if can(role, action):
+        sections.setdefault(section, []).append(st.Page(path, title=title, icon=icon, default=path == "pages/home.py"))
+st.navigation(sections).run()

@@ -351,6 +351,14 @@ def list_versions(store: Store, level: str | None = None) -> pd.DataFrame:
     ).df()
 
 
+def version_in_force(store: Store, level: str) -> int | None:
+    """The approved version of a level (the newest if several were left approved), else None."""
+    key_columns(level)
+    row = store.cursor().execute(
+        """SELECT max(version_id) FROM segment_versions WHERE level = ? AND status = 'approved'""", [level]
+    ).fetchone()
+    return None if row[0] is None else int(row[0])
+
 # -- planner renames --------------------------------------------------------------------------
 def rename_segment(store: Store, version_id: int, segment: object, label: str, user: str | None = None) -> dict[object, str]:
     """Give a segment of a saved version the planner's name; returns every segment's name.
