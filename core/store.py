@@ -237,9 +237,25 @@ def _migration_4() -> list[str]:
     ]
 
 
+def _migration_5() -> list[str]:
+    """Per-item feature values saved with each version, so a later comparison shows what changed
+    even after the order data was appended to or replaced (core/version_features.py)."""
+    # Long format (one row per item and feature): each version keeps the features it used, and
+    # no primary key: at 100k items its index made the save 6x slower and the file 8x larger.
+    return [
+        """CREATE TABLE segment_item_features (
+            version_id BIGINT NOT NULL,
+            item_position BIGINT NOT NULL,  -- as in segment_assignments: joins the item's keys
+            feature VARCHAR NOT NULL,       -- feature name (core.features catalogue)
+            value DOUBLE NOT NULL           -- in the feature's unit; an undefined value has no row
+        )""",
+    ]
+
+
 #: Schema migrations, in order; the file records the last one applied in meta.schema_version.
 MIGRATIONS: tuple[tuple[int, list[str]], ...] = (
     (1, _migration_1()), (2, _migration_2()), (3, _migration_3()), (4, _migration_4()),
+    (5, _migration_5()),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
