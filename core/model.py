@@ -157,7 +157,29 @@ COST_RATES = TableSpec(
     key=("activity", "driver"),
 )
 
-TABLES: dict[str, TableSpec] = {t.name: t for t in (ORDERS, CUSTOMERS, PRODUCTS, COST_RATES)}
+INVENTORY = TableSpec(
+    "inventory",
+    "One row per inventory snapshot of a product (and location): what was on hand that day.",
+    (
+        _c("snapshot_date", "DATE", True, "Date the stock was counted or reported.",
+           "SnapshotDate", "StockDate", "InventoryDate", "AsOfDate", "Date", "PostingDate"),
+        _c("product_id", "VARCHAR", True, "Product counted (SKU).",
+           "StockCode", "SKU", "Material", "Item", "ItemNo", "ProductCode", "MATNR"),
+        _c("on_hand_quantity", "DOUBLE", True, "Units on hand in the product's unit.",
+           "OnHand", "OnHandQty", "QtyOnHand", "StockQuantity", "Stock", "Quantity", "UnrestrictedStock", "LABST"),
+        _c("unit_cost", "DOUBLE", False, "Cost per unit the stock is valued at; else products.unit_cost.",
+           "UnitCost", "StandardCost", "Cost", "ValuationPrice"),
+        _c("location_id", "VARCHAR", False, "Warehouse or plant holding the stock.",
+           "Location", "Warehouse", "Plant", "Site", "WERKS", "DC"),
+    ),
+    key=("snapshot_date", "product_id", "location_id"),
+)
+
+#: The tables of schema migration 1: the order history and its master data. Segmentation
+#: versions fingerprint these (inventory does not feed a segmentation).
+BASE_TABLES: tuple[TableSpec, ...] = (ORDERS, CUSTOMERS, PRODUCTS, COST_RATES)
+#: Every data-model table, in load order; `inventory` comes with schema migration 7.
+TABLES: dict[str, TableSpec] = {t.name: t for t in (*BASE_TABLES, INVENTORY)}
 
 
 def normalize_header(header: str) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 
 from core.errors import SegplanError
-from core.model import TABLES
+from core.model import BASE_TABLES, TABLES
 
 DEFAULT_DB_PATH = Path("data/segplan.duckdb")
 DB_ENV_VAR = "SEGPLAN_DB"
@@ -105,7 +105,8 @@ def _migration_1() -> list[str]:
             PRIMARY KEY (source_key, table_name)
         )""",
     ]
-    statements += [_table_ddl(t) for t in TABLES]
+    # the original four tables, named: TABLES grows with later migrations (inventory: 7)
+    statements += [_table_ddl(t.name) for t in BASE_TABLES]
     return statements
 
 
@@ -252,10 +253,39 @@ def _migration_5() -> list[str]:
     ]
 
 
+def _migration_6() -> list[str]:
+    """Boundary-drift alert state of items (core/alerts.py): one row per change, so the dead band
+    remembers across refreshes which items are alerted. Rows are only inserted; an item's
+    state is its latest row."""
+    return [
+        "CREATE SEQUENCE segment_alert_state_seq START 1",
+        """CREATE TABLE segment_alert_state (
+            state_id BIGINT PRIMARY KEY DEFAULT nextval('segment_alert_state_seq'),
+            version_id BIGINT NOT NULL,
+            alert VARCHAR NOT NULL,         -- boundary_drift
+            customer_id VARCHAR,            -- NULL when not part of the version's level
+            product_id VARCHAR,             -- NULL when not part of the version's level
+            active BOOLEAN NOT NULL,        -- TRUE: raised by this change; FALSE: cleared
+            relative_margin DOUBLE,         -- the item's relative margin on the data of this change
+            saved_relative_margin DOUBLE,   -- its relative margin when the version was saved
+            changed_at TIMESTAMP NOT NULL,
+            user_name VARCHAR
+        )""",
+    ]
+
+
+def _migration_7() -> list[str]:
+    """Inventory snapshots (`core.model.INVENTORY`), for inventory turns per segment. (6 is taken
+    by other work; each migration runs once, in this order.)"""
+    return [_table_ddl("inventory")]
+
+
 #: Schema migrations, in order; the file records the last one applied in meta.schema_version.
 MIGRATIONS: tuple[tuple[int, list[str]], ...] = (
     (1, _migration_1()), (2, _migration_2()), (3, _migration_3()), (4, _migration_4()),
     (5, _migration_5()),
+    (6, _migration_6()),
+    (7, _migration_7()),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

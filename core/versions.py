@@ -38,7 +38,7 @@ from core.features import feature_catalog, key_columns
 from core.segment import METHODS, SegmentationResult, segment
 from core.segment_methods import CLUSTER_METHODS
 from core.segment_items import default_features, segmentation_items
-from core.model import TABLES
+from core.model import BASE_TABLES
 from core.segment_prep import KEY_COLUMNS, _fingerprint_from_hash, key_columns_of
 from core.store import Store, quote_ident
 
@@ -152,14 +152,18 @@ def save_segmentation(store: Store, result: SegmentationResult, level: str, buck
 
 # -- fingerprint ----------------------------------------------------------------------------
 def _database_hash(store: Store) -> str:
-    """Row count and an order-independent sum of row hashes of every data-model table.
+    """Row count and an order-independent sum of row hashes of every table a segmentation reads.
+
+    `BASE_TABLES` (orders and their masters): inventory snapshots feed no segmentation, so
+    loading them leaves versions current.
 
     Integer arithmetic, so exact and independent of scan order; lineage columns (run_id,
     source_row) are left out, so reloading the same file gives the same hash.
     """
     parts = []
     cur = store.cursor()
-    for table, spec in TABLES.items():
+    for spec in BASE_TABLES:
+        table = spec.name
         columns = ", ".join(quote_ident(c) for c in spec.column_names)
         count, total = cur.execute(
             f"SELECT count(*), coalesce(sum(CAST(hash({columns}) AS HUGEINT)), 0) FROM {quote_ident(table)}"

@@ -73,7 +73,7 @@ def test_the_navigation_lists_every_page_file():
 def test_home_on_empty_database_asks_to_load_data(empty_db: Path):
     at = open_page("pages/home.py")
     assert at.title[0].value == "segplan"
-    assert [m.value for m in at.metric] == ["0", "0", "0", "0"]
+    assert [m.value for m in at.metric] == ["0", "0", "0", "0", "0"]
     assert "segplan init --sample" in texts(at)
     assert str(empty_db.resolve()) in texts(at)
     assert "No ingest runs yet" in texts(at)
@@ -82,7 +82,8 @@ def test_home_on_empty_database_asks_to_load_data(empty_db: Path):
 def test_home_on_loaded_database_shows_counts_and_next_step(loaded_db: Path):
     at = open_page("pages/home.py")
     counts = {m.label: m.value for m in at.metric}
-    assert counts == {"orders (rows)": "81", "customers (rows)": "4", "products (rows)": "6", "cost_rates (rows)": "0"}
+    assert counts == {"orders (rows)": "81", "customers (rows)": "4", "products (rows)": "6", "cost_rates (rows)": "0",
+                      "inventory (rows)": "0"}
     assert "81 order lines are loaded: 6 products ordered by 4 customers from 06 Jan 2025 to 30 Jun 2025 (26 weeks)" in texts(at)
     assert at.warning == []
     assert len(at.get("page_link")) == 2
@@ -102,21 +103,22 @@ def test_home_shows_an_unopenable_database_as_an_error_not_a_traceback(tmp_path:
 def test_data_page_on_empty_database_invites_a_file(empty_db: Path):
     at = open_page("pages/data.py")
     assert at.title[0].value == "Data"
-    assert at.selectbox(key="data_table").options == ["orders", "customers", "products", "cost_rates"]
+    assert at.selectbox(key="data_table").options == ["orders", "customers", "products", "cost_rates", "inventory"]
     assert len(at.file_uploader) == 1
     assert "Choose a file above" in texts(at)
     columns = at.expander[0].dataframe[0].value
     assert columns["column"].tolist()[:5] == ["order_id", "order_date", "customer_id", "product_id", "quantity"]
     assert columns.set_index("column").loc["order_id", "required"]
     assert "No ingest runs yet" in texts(at)
-    assert [t.label for t in at.tabs] == ["orders (0 rows)", "customers (0 rows)", "products (0 rows)", "cost_rates (0 rows)"]
+    assert [t.label for t in at.tabs] == ["orders (0 rows)", "customers (0 rows)", "products (0 rows)", "cost_rates (0 rows)",
+                                      "inventory (0 rows)"]
 
 
 def test_data_page_previews_what_is_loaded(loaded_db: Path):
     at = open_page("pages/data.py")
     assert [t.label for t in at.tabs][:3] == ["orders (81 rows)", "customers (4 rows)", "products (6 rows)"]
     previews = [d for d in at.dataframe if "source_row" in d.value.columns]
-    assert len(previews) == 3  # orders, customers, products; cost_rates is empty
+    assert len(previews) == 3  # orders, customers, products; cost_rates and inventory are empty
     assert len(previews[0].value) == 20 and previews[0].value["order_id"].iloc[0] == "O1"
     assert sorted(previews[1].value["customer_id"]) == ["C1", "C2", "C3", "C4"]
 

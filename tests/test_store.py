@@ -23,7 +23,7 @@ def test_new_file_is_migrated_and_reopens(tmp_path):
     path = tmp_path / "a.duckdb"
     with Store(path) as s:
         assert s.schema_version() == SCHEMA_VERSION
-        assert s.table_counts() == {"orders": 0, "customers": 0, "products": 0, "cost_rates": 0}
+        assert s.table_counts() == {"orders": 0, "customers": 0, "products": 0, "cost_rates": 0, "inventory": 0}
     with Store(path) as s:  # a second open applies nothing twice
         assert s.schema_version() == SCHEMA_VERSION
 
