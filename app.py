@@ -8,6 +8,7 @@ take its action (core.auth.PERMISSIONS).
 import streamlit as st
 
 from core.auth import can
+from ui.auth import sign_in_page, signed_in, user_box
 from ui.state import init_session
 
 st.set_page_config(layout="wide", page_title="segplan", page_icon=":material/hub:")
@@ -21,8 +22,16 @@ PAGES: list[tuple[str, str, str, str, str]] = [
     ("Segments", "pages/segment.py", "Segment", ":material/hub:", "view"),
     ("Segments", "pages/explain.py", "Explain", ":material/psychology:", "view"),
     ("Policies", "pages/policies.py", "Policies", ":material/tune:", "view"),
+    ("Governance", "pages/users.py", "Users", ":material/group:", "manage_users"),
+    ("Governance", "pages/audit.py", "Audit", ":material/history:", "view_audit"),
 ]
 
+# Until someone is signed in (ui/auth.py: OIDC, a local account, or the local admin when
+# there are no accounts) the sign-in page is the only page.
+if not signed_in():
+    st.navigation([st.Page(sign_in_page, title="Sign in", icon=":material/login:")]).run()
+    st.stop()
+user_box()
 role = st.session_state.get("role", "admin")
 sections: dict[str, list] = {}
 for section, path, title, icon, action in PAGES:

@@ -49,3 +49,28 @@ def require_role(user_name: str, role: str | None, action: str) -> None:
             f"{user_name} ({role or 'no account'}) may not {action.replace('_', ' ')}",
             hint=f"this needs the role: {allowed}",
         )
+
+
+#: Money columns that roles without ``see_money`` (viewers) see masked, by exact name.
+MONEY_COLUMNS: frozenset[str] = frozenset({
+    "revenue", "gross_revenue", "net_amount", "cost", "cost_amount", "margin", "margin_pct", "gross_margin",
+    "unit_price", "unit_cost", "average_order_value", "cost_to_serve", "profit", "net_profit", "subsidy",
+    "rate", "ordering_cost",
+})
+#: Words that make any other column a money column (``safety_stock_value``, ``revenue_share`` ...).
+MONEY_WORDS: frozenset[str] = frozenset({"revenue", "cost", "costs", "margin", "price", "profit", "amount", "value"})
+
+
+def is_money_column(name: object) -> bool:
+    """Whether a column holds money: a name in MONEY_COLUMNS, or one of MONEY_WORDS as a word of it.
+
+    A column named just ``value`` (a feature's value in a long table) is not money by itself:
+    the rows say which feature it is (mask those rows, not the column).
+    """
+    text = str(name).lower()
+    return text in MONEY_COLUMNS or (text != "value" and bool(MONEY_WORDS.intersection(text.split("_"))))
+
+
+def money_columns(columns: object) -> list[str]:
+    """The money columns among ``columns``, in their order."""
+    return [column for column in columns if is_money_column(column)]  # type: ignore[attr-defined]
