@@ -41,6 +41,7 @@ from core.segment_items import default_features, segmentation_items
 from core.model import BASE_TABLES
 from core.segment_prep import KEY_COLUMNS, _fingerprint_from_hash, key_columns_of
 from core.store import Store, quote_ident
+from core.version_features import features_to_keep, stage_features, write_features
 
 #: Planner names for engine methods: ABC x XYZ is the engine's nine-box.
 METHOD_ALIASES = {"abc_xyz": "nine_box"}
@@ -130,11 +131,12 @@ def run_segmentation(
         k = None
     result = segment(items, method=name, k=k, features=features, weights=weights, min_share=min_share,
                      min_items=min_items, seed=seed, rules=rules, measure=MEASURE_COLUMNS[measure], **engine_options)
-    return save_segmentation(store, result, level, bucket, measure, user=user, note=note)
+    return save_segmentation(store, result, level, bucket, measure, user=user, note=note, items=items)
 
 
 def save_segmentation(store: Store, result: SegmentationResult, level: str, bucket: str, measure: str = "revenue",
-                      *, user: str | None = None, note: str | None = None) -> SavedVersion:
+                      *, user: str | None = None, note: str | None = None,
+                      items: pd.DataFrame | None = None) -> SavedVersion:
     """Save a result computed on `segmentation_items(store, level, bucket, measure)` as a draft version.
 
     For a page that ran the engine itself (e.g. to reuse a prepared matrix): records how the
@@ -146,7 +148,7 @@ def save_segmentation(store: Store, result: SegmentationResult, level: str, buck
     stamped.parameters = {**result.parameters, "items": {"level": level, "bucket": bucket, "abc_measure": measure}}
     stamped.fingerprint = database_fingerprint(store, stamped.parameters)
     user_name = user or os.environ.get("USER")
-    version_id = save_version(store, stamped, level, bucket, user_name, note=note)
+    version_id = save_version(store, stamped, level, bucket, user_name, note=note, items=items)
     return SavedVersion(version_id, level, bucket, stamped, user_name=user_name, note=note)
 
 
@@ -209,8 +211,13 @@ def _rows_as_json(frame: pd.DataFrame) -> list[str]:
 
 # -- save -----------------------------------------------------------------------------------
 def save_version(store: Store, result: SegmentationResult, level: str, bucket: str, user: str | None = None,
-                 *, note: str | None = None) -> int:
-    """Save ``result`` (computed at ``level`` and ``bucket``) as a new draft version; returns its id."""
+                 *, note: str | None = None, items: pd.DataFrame | None = None) -> int:
+    """Save ``result`` (computed at ``level`` and ``bucket``) as a new draft version; returns its id.
+
+    ``items``: the frame the result was computed on; the features it used are saved with the
+    version (`core.version_features`). Without it they are computed again from the database
+    when the result records how its items were built (``parameters["items"]``), else none are kept.
+    """
     keys = list(key_columns(level))
     frame = result.assignments
     if key_columns_of(frame) != keys:
@@ -230,6 +237,7 @@ def save_version(store: Store, result: SegmentationResult, level: str, bucket: s
     scan = result.k_scan if result.k_scan is not None else pd.DataFrame({"k": []})
     k_scan = pd.DataFrame({"k": scan["k"].astype("int64").to_numpy(),
                            "metrics": _rows_as_json(scan.drop(columns=["k"]))})
+    item_features = _item_features(store, result, level, keys, items)
     now = dt.datetime.now()
     with store.transaction() as cur:
         version_id = cur.execute(
@@ -258,9 +266,22 @@ def save_version(store: Store, result: SegmentationResult, level: str, bucket: s
         cur.execute("INSERT INTO segment_profiles SELECT ?, segment_position, segment, profile FROM staged_profiles",
                     [version_id])
         cur.execute("INSERT INTO segment_k_scan SELECT ?, k, metrics FROM staged_k_scan", [version_id])
+        write_features(cur, version_id, item_features)
         cur.execute("INSERT INTO segment_version_events VALUES (?, ?, ?, 'created', ?)",
                     [version_id, now, user, _dumps({"method": result.method, "k": int(result.k)})])
     return int(version_id)
+
+
+def _item_features(store: Store, result: SegmentationResult, level: str, keys: list[str],
+                   items: pd.DataFrame | None) -> pd.DataFrame:
+    """The features to keep with the version, staged for `write_features` (before the transaction)."""
+    built = result.parameters.get("items")
+    if items is None and isinstance(built, Mapping) and built.get("level") == level:
+        items = segmentation_items(store, level, str(built.get("bucket", "week")),
+                                   str(built.get("abc_measure") or "revenue"))
+    if items is None:
+        return pd.DataFrame({"item_position": np.zeros(0, dtype=np.int64)})
+    return stage_features(result.assignments, items, keys, features_to_keep(result, level, items))
 
 
 # -- load -----------------------------------------------------------------------------------
