@@ -1,8 +1,8 @@
-"""A deterministic sample distributor: products, customers, two years of order lines, cost rates.
+"""A deterministic sample distributor: products, customers, two years of order lines, cost rates, stock.
 
 `generate_sample` builds the tables in memory from one seed (numpy's Generator, vectorised
-over order lines); `write_sample` writes them to files (orders as zstd Parquet, the small
-tables as CSV) so that the same seed gives byte-identical files; `load_sample` loads such a
+over order lines); `write_sample` writes them to files (orders and stock snapshots as zstd
+Parquet, the small tables as CSV) so that the same seed gives byte-identical files; `load_sample` loads such a
 folder through `core.ingest`. Column names are the data-model names, so the default mapping
 is exact.
 
@@ -41,6 +41,7 @@ SAMPLE_FILES = {
     "customers": "customers.csv",
     "cost_rates": "cost_rates.csv",
     "orders": "orders.parquet",
+    "inventory": "inventory.parquet",
 }
 ORDER_COLUMNS = (
     "order_id", "line_number", "order_date", "customer_id", "product_id", "quantity",
@@ -130,15 +131,18 @@ CURRENCY = "EUR"
 
 @dataclass(frozen=True)
 class SampleData:
-    """The four data-model tables of the sample distributor, columns named as in core/model.py."""
+    """The data-model tables of the sample distributor, columns named as in core/model.py."""
 
     orders: pd.DataFrame
     customers: pd.DataFrame
     products: pd.DataFrame
     cost_rates: pd.DataFrame
+    #: weekly stock snapshots per product (core.sample_inventory)
+    inventory: pd.DataFrame
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        return {"orders": self.orders, "customers": self.customers, "products": self.products, "cost_rates": self.cost_rates}
+        return {"orders": self.orders, "customers": self.customers, "products": self.products,
+                "cost_rates": self.cost_rates, "inventory": self.inventory}
 
 
 def _allocate(n: int, shares: tuple[float, ...] | list[float]) -> np.ndarray:
@@ -354,9 +358,10 @@ def _cost_rates() -> pd.DataFrame:
 # -- public API --------------------------------------------------------------------------------
 
 def generate_sample(seed: int = 0, n_products: int = 1500, n_customers: int = 400, weeks: int = 104) -> SampleData:
-    """The sample distributor's four tables; the same seed and sizes give identical frames."""
+    """The sample distributor's tables; the same seed and sizes give identical frames."""
     import numpy as np
 
+    from core.sample_inventory import build_inventory
     from core.sample_orders import build_orders
 
     if n_products < len(ARCHETYPE_SHARES):
@@ -366,12 +371,16 @@ def generate_sample(seed: int = 0, n_products: int = 1500, n_customers: int = 40
     if weeks < 8:
         raise SegplanError(f"weeks={weeks} is too short", hint="use at least 8 weeks")
     # one independent stream per step, so that a change in one step leaves the others as they were
-    product_rng, customer_rng, order_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
+    # (children are numbered: adding the fourth, for stock, left the first three's data as it was)
+    product_rng, customer_rng, order_rng, stock_rng = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4))
     products, prod = _products(product_rng, n_products, weeks)
     customers, cust = _customers(customer_rng, n_customers)
     orders = build_orders(order_rng, prod, cust, products, customers)
     products = products.sort_values("product_id", ignore_index=True)  # after the lines used row positions
-    return SampleData(orders=orders, customers=customers, products=products, cost_rates=_cost_rates())
+    inventory = build_inventory(stock_rng, orders, products, weeks)
+    return SampleData(orders=orders, customers=customers, products=products, cost_rates=_cost_rates(),
+                      inventory=inventory)
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
@@ -382,18 +391,19 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
     out.to_csv(path, index=False, lineterminator="\n")
 
 
-def _write_orders_parquet(orders: pd.DataFrame, path: Path) -> None:
+def _write_parquet(frame: pd.DataFrame, path: Path, table: str) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from core.model import ORDERS
+    from core.model import TABLES
 
+    spec = TABLES[table]
     arrow_type = {"VARCHAR": pa.string(), "DATE": pa.date32(), "DOUBLE": pa.float64()}
-    fields = [pa.field(c, arrow_type[ORDERS.column(c).sql_type]) for c in orders.columns]
+    fields = [pa.field(c, arrow_type[spec.column(c).sql_type]) for c in frame.columns]
     arrays = [
-        pa.array(orders[c].to_numpy().astype("datetime64[D]"), type=pa.date32()) if f.type == pa.date32()
-        else pa.array(orders[c].to_numpy(), type=f.type)
-        for c, f in zip(orders.columns, fields)
+        pa.array(frame[c].to_numpy().astype("datetime64[D]"), type=pa.date32()) if f.type == pa.date32()
+        else pa.array(frame[c].to_numpy(), type=f.type)
+        for c, f in zip(frame.columns, fields)
     ]
     # built from arrays, not pandas, so no library-version metadata varies the bytes
     table = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
@@ -401,7 +411,7 @@ def _write_orders_parquet(orders: pd.DataFrame, path: Path) -> None:
 
 
 def write_sample(out_dir: str | Path, seed: int = 0, **sizes: int) -> list[Path]:
-    """Write orders.parquet, customers.csv, products.csv and cost_rates.csv to out_dir; returns the paths."""
+    """Write the SAMPLE_FILES (orders and inventory as Parquet, the rest as CSV) to out_dir; returns the paths."""
     data = generate_sample(seed=seed, **sizes)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -410,7 +420,7 @@ def write_sample(out_dir: str | Path, seed: int = 0, **sizes: int) -> list[Path]
         path = out / file_name
         frame = data.tables()[table]
         if path.suffix == ".parquet":
-            _write_orders_parquet(frame, path)
+            _write_parquet(frame, path, table)
         else:
             _write_csv(frame, path)
         paths.append(path)
@@ -424,7 +434,7 @@ def _scaled(progress: Callable[[float, str], None], offset: float, share: float)
 
 def load_sample(store: Store, sample_dir: str | Path = DEFAULT_SAMPLE_DIR,
                 progress: Callable[[float, str], None] | None = None) -> list[IngestResult]:
-    """Load the four sample files into the store, replacing what each table held."""
+    """Load the sample files (SAMPLE_FILES) into the store, replacing what each table held."""
     from core.ingest import ingest_file
 
     folder = Path(sample_dir)
