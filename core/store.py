@@ -8,7 +8,9 @@ fails half way leaves the file as it was.
 from __future__ import annotations
 
 import os
+import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +22,9 @@ from core.model import BASE_TABLES, TABLES
 
 DEFAULT_DB_PATH = Path("data/segplan.duckdb")
 DB_ENV_VAR = "SEGPLAN_DB"
+#: Seconds to keep retrying the open while another process holds the file (the app, a CLI run).
+LOCK_WAIT_ENV_VAR = "SEGPLAN_LOCK_WAIT"
+DEFAULT_LOCK_WAIT = 10.0
 
 #: Columns every data-model table carries besides its own: which ingest run wrote the row,
 #: and the row's number in its source file (for tracing any figure back to its input).
@@ -36,6 +41,53 @@ def resolve_db_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     if os.environ.get(DB_ENV_VAR):
         return Path(os.environ[DB_ENV_VAR])
     return DEFAULT_DB_PATH
+
+
+def lock_wait_seconds() -> float:
+    """How long to wait for a file another process holds: ``$SEGPLAN_LOCK_WAIT``, else 10 s."""
+    raw = os.environ.get(LOCK_WAIT_ENV_VAR, "").strip()
+    if not raw:
+        return DEFAULT_LOCK_WAIT
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise SegplanError(f"{LOCK_WAIT_ENV_VAR}={raw!r} is not a number of seconds",
+                           hint="set it to 0 or more seconds (0: do not wait)")
+    return seconds
+
+
+def _is_lock_conflict(exc: duckdb.Error) -> bool:
+    text = str(exc)
+    return "Could not set lock" in text or "Conflicting lock" in text
+
+
+def _connect(path: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnection:
+    """Open the file; while another process holds its lock, retry until ``wait`` seconds have passed.
+
+    DuckDB lets one process write a file (and then no other process may open it at all); the
+    file itself is never at risk, so waiting is safe: the caller gets the file or a clear error.
+    """
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if not _is_lock_conflict(exc):
+                raise SegplanError(f"cannot open database {path}: {str(exc).splitlines()[0]}",
+                                   hint="check the path and that the file is a segplan database") from exc
+            left = deadline - time.monotonic()
+            if left <= 0:
+                pid = re.search(r"PID (\d+)", str(exc))
+                holder = f" (PID {pid.group(1)})" if pid else ""
+                raise SegplanError(
+                    f"database {path} is held by another segplan process{holder}, such as the app or "
+                    f"another command; gave up after waiting {wait:g} s",
+                    hint=f"only one process can open the file for writing: stop the app (or the other command) "
+                         f"and try again, or set {LOCK_WAIT_ENV_VAR} to wait longer",
+                ) from exc
+            time.sleep(min(0.1, left))
 
 
 def _known_identifiers() -> frozenset[str]:
@@ -319,20 +371,17 @@ class Store:
     and commits all or nothing.
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, read_only: bool = False) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, read_only: bool = False,
+                 lock_wait: float | None = None) -> None:
+        """Open (and migrate) the file; ``lock_wait`` seconds (default `lock_wait_seconds`) while
+        another process holds it, then a `SegplanError` naming the file."""
         self.path = resolve_db_path(path)
         self.read_only = read_only
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         elif not self.path.exists():
             raise SegplanError(f"database {self.path} does not exist", hint="run `segplan init` first")
-        try:
-            self._con = duckdb.connect(str(self.path), read_only=read_only)
-        except duckdb.IOException as exc:
-            raise SegplanError(
-                f"cannot open database {self.path}: {str(exc).splitlines()[0]}",
-                hint="another process may hold it open for writing; close it or wait",
-            ) from exc
+        self._con = _connect(self.path, read_only, lock_wait_seconds() if lock_wait is None else lock_wait)
         self._local = threading.local()
         self._write_lock = threading.RLock()
         if not read_only:
