@@ -366,8 +366,8 @@ def alert_state(store: Store, version_id: int, alert: str = DRIFT_ALERT) -> pd.D
     ).df()
 
 
-def boundary_alerts(store: Store, version_id: int, *, enter: float = ENTER_MARGIN,
-                    dead_band: float = DEAD_BAND) -> pd.DataFrame:
+def boundary_alerts(store: Store, version_id: int, *, enter: float = ENTER_MARGIN, dead_band: float = DEAD_BAND,
+                    margins: pd.DataFrame | None = None) -> pd.DataFrame:
     """Items of a clustering version drifting toward a segment boundary, after the dead band.
 
     One row per item whose alert is on now or changes now: key columns, segment, segment_label,
@@ -375,11 +375,13 @@ def boundary_alerts(store: Store, version_id: int, *, enter: float = ENTER_MARGI
     ``was_active`` (recorded state), ``active`` (after `next_alert_state`) and ``change``
     (``raised``, ``cleared`` or ``""``). Most drifted first. Nothing is written: pass the result
     to `record_boundary_alerts` to remember it. ``attrs`` as `boundary_margins`, plus
-    ``enter`` and ``dead_band``.
+    ``enter`` and ``dead_band``. ``margins``: `boundary_margins` of the version computed before
+    (a page caches them per data version; the recorded state is always read fresh).
     """
     if dead_band < 0:
         raise SegplanError(f"dead band {dead_band!r} must be 0 or more", hint="e.g. 0.1")
-    margins = boundary_margins(store, version_id)
+    if margins is None:
+        margins = boundary_margins(store, version_id)
     keys = [c for c in ("customer_id", "product_id") if c in margins.columns]
     state = alert_state(store, version_id)
     recorded = {tuple(row[k] for k in keys): bool(row["active"]) for _, row in state.iterrows()}

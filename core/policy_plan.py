@@ -149,6 +149,9 @@ def save_policies(store: Store, version_id: int, policies: Sequence[SegmentPolic
     """
     version = version_info(store, version_id)
     vid = int(version["version_id"])
+    from core.approval import check_editable
+
+    check_editable(store.cursor(), vid, "given other policies")  # submitted / approved versions are locked
     given = [_as_policy(p) for p in policies]
     segments = set(_segments(store, vid))
     seen: set[str] = set()
@@ -189,6 +192,9 @@ def _write(store: Store, version_id: int, changed: list[SegmentPolicy], saved: M
         "policy_after": json.dumps(_record(p))} for p in changed])
     columns = ("version_id", "segment", *_POLICY_FIELDS, "updated_by", "updated_at")
     with store.transaction() as cur:
+        from core.approval import check_editable
+
+        check_editable(cur, version_id, "given other policies")  # again inside: a submit may have just landed
         cur.register("new_policies", rows)
         cur.register("new_policy_events", events)
         try:

@@ -269,6 +269,9 @@ def save_version(store: Store, result: SegmentationResult, level: str, bucket: s
         write_features(cur, version_id, item_features)
         cur.execute("INSERT INTO segment_version_events VALUES (?, ?, ?, 'created', ?)",
                     [version_id, now, user, _dumps({"method": result.method, "k": int(result.k)})])
+        from core.overrides import carry_over  # the level's active overrides follow it to the new version
+
+        carry_over(cur, int(version_id), user)
     return int(version_id)
 
 
@@ -408,6 +411,9 @@ def rename_segment(store: Store, version_id: int, segment: object, label: str, u
     labels = dict(header["labels"])
     labels[key] = label
     with store.transaction() as cur:
+        from core.approval import check_editable  # here: approval reads this module's tables
+
+        check_editable(cur, header["version_id"], "renamed")  # in the transaction: a submit may have just landed
         cur.execute("UPDATE segment_versions SET labels = ? WHERE version_id = ?", [_dumps(labels), header["version_id"]])
         cur.execute("UPDATE segment_assignments SET segment_label = ? WHERE version_id = ? AND segment = ?",
                     [label, header["version_id"], key])

@@ -1,0 +1,106 @@
+"""Chart builders for the Monitor page: a KPI control chart per segment (Altair, no Streamlit).
+
+One chart is one segment and one KPI over time: the period values joined by a line, the centre
+line, the control limits drawn as steps (a p-chart's limits move with each period's number of
+lines, so they are a band of steps, not two straight lines), the segment's target as a dashed
+line where it has one, and the points that break a Western Electric rule in red, with a
+tooltip naming the rules and the counts behind the point. Points come from
+`core.alerts.chart_points`.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+
+from core.alerts import KPI_NAMES, KPI_UNITS, rule_words
+from core.charts import _title
+
+#: Colours: values and limits quiet, breaks red (as the status colours of the page), target green.
+VALUE_COLOUR = "#1f6feb"
+LIMIT_COLOUR = "#57606a"
+BREAK_COLOUR = "#cf222e"
+TARGET_COLOUR = "#2da44e"
+#: Name of the point selection on flagged points (the page reads it with on_select).
+SELECTION = "flagged_point"
+
+
+def is_share(kpi: str) -> bool:
+    """Whether the KPI is a share (drawn in %) rather than a number of days."""
+    return KPI_UNITS.get(kpi) != "days"
+
+
+def axis_title(kpi: str) -> str:
+    """``"OTIF (% of lines)"``, ``"order cycle time (days)"``."""
+    return f"{KPI_NAMES.get(kpi, kpi)} ({KPI_UNITS.get(kpi, '')})"
+
+
+def _counts(row: pd.Series, kpi: str) -> str:
+    """What the point is made of, in words: '95 of 111 lines', '111 lines, 2,340 units ordered'."""
+    if row["chart"] == "p":
+        return f"{int(row['successes']):,} of {int(row['base']):,} lines measured ({int(row['lines']):,} lines)"
+    if kpi == "fill_rate":
+        return f"{row['base']:,.0f} units ordered on {int(row['lines']):,} lines"
+    return f"{int(row['base']):,} delivered lines ({int(row['lines']):,} lines)"
+
+
+def chart_frame(points: pd.DataFrame, kpi: str) -> pd.DataFrame:
+    """The points of one segment and KPI shaped for the chart: text for the tooltip, a break flag."""
+    frame = points.sort_values("period").reset_index(drop=True).copy()
+    frame["period"] = pd.to_datetime(frame["period"])
+    frame["rules"] = frame["rules"].astype(str)
+    frame["broken"] = frame["rules"] != ""
+    frame["rule_words"] = [rule_words(r) or "none" for r in frame["rules"]]
+    frame["counts"] = [_counts(row, kpi) for _, row in frame.iterrows()] if len(frame) else []
+    return frame
+
+
+def control_chart(points: pd.DataFrame, kpi: str, *, segment_label: str, target: float | None = None,
+                  bucket: str = "week", height: int = 260) -> alt.LayerChart:
+    """Control chart of one segment's KPI: values, centre, step limits, dashed target, red rule breaks.
+
+    ``points``: the rows of `core.alerts.chart_points` for one segment and ``kpi``. ``target``
+    (a share, for the service KPIs) is drawn when given. The red points carry a point selection
+    named `SELECTION` on ``period``, so a page can drill into a clicked break.
+    """
+    frame = chart_frame(points, kpi)
+    share = is_share(kpi)
+    number = ".1%" if share else ",.1f"
+    y_title = axis_title(kpi)
+    x = alt.X("period:T", title=f"{bucket} (start date)", axis=alt.Axis(format="%Y-%m-%d", labelAngle=-30))
+    y_scale = alt.Scale(zero=False)
+    base = alt.Chart(frame).encode(x=x)
+    tooltip = [
+        alt.Tooltip("period:T", title=bucket, format="%Y-%m-%d"),
+        alt.Tooltip("value:Q", title=KPI_NAMES.get(kpi, kpi), format=number),
+        alt.Tooltip("centre:Q", title="centre line", format=number),
+        alt.Tooltip("lcl:Q", title="lower limit", format=number),
+        alt.Tooltip("ucl:Q", title="upper limit", format=number),
+        alt.Tooltip("rule_words:N", title="rules broken"),
+        alt.Tooltip("counts:N", title="counts"),
+    ]
+    values = base.mark_line(color=VALUE_COLOUR, strokeWidth=1.8, point=alt.OverlayMarkDef(color=VALUE_COLOUR, size=30)) \
+        .encode(y=alt.Y("value:Q", title=y_title, scale=y_scale, axis=alt.Axis(format="%" if share else ",.1f")),
+                tooltip=tooltip)
+    # Limits as steps centred on each point: a p-chart's limits belong to one period each.
+    limits = [base.mark_line(color=LIMIT_COLOUR, strokeDash=[2, 2], interpolate="step", strokeWidth=1.2)
+              .encode(y=alt.Y(f"{column}:Q", scale=y_scale), tooltip=tooltip) for column in ("lcl", "ucl")]
+    centre = base.mark_line(color=LIMIT_COLOUR, strokeWidth=1.2).encode(y=alt.Y("centre:Q", scale=y_scale))
+    layers: list[alt.Chart] = [*limits, centre, values]
+    if target is not None and pd.notna(target):
+        target_frame = pd.DataFrame({"target": [float(target)], "label": [f"target {float(target):{number}}"]})
+        layers.append(alt.Chart(target_frame).mark_rule(color=TARGET_COLOUR, strokeDash=[6, 4], strokeWidth=1.5)
+                      .encode(y=alt.Y("target:Q", scale=y_scale), tooltip=[alt.Tooltip("label:N", title="target")]))
+    selection = alt.selection_point(name=SELECTION, fields=["period"], on="click", clear="dblclick")
+    breaks = base.transform_filter(alt.datum.broken).mark_point(
+        color=BREAK_COLOUR, fill=BREAK_COLOUR, size=110, filled=True, opacity=0.95,
+    ).encode(y=alt.Y("value:Q", scale=y_scale), tooltip=tooltip).add_params(selection)
+    layers.append(breaks)
+    n_breaks = int(frame["broken"].sum())
+    method = "p-chart, limits vary with the lines per period" if (len(frame) and frame["chart"].iloc[0] == "p") \
+        else "individuals (XmR) chart"
+    subtitle = (f"{method}; {n_breaks} point{'s' if n_breaks != 1 else ''} breaking a Western Electric rule (red)"
+                + (f"; dashed green: target {float(target):{number}}" if target is not None and pd.notna(target) else ""))
+    return alt.layer(*layers).properties(
+        title=_title(f"{KPI_NAMES.get(kpi, kpi)} of «{segment_label}»", subtitle), height=height,
+    )

@@ -1,0 +1,271 @@
+"""Monitor: a saved version's delivery KPIs per segment on control charts, rule breaks, drill-down and alerts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from core import alerts
+from core.auth import can
+from core.charts_monitor import SELECTION, control_chart
+from core.features import BUCKETS, LEVELS
+from core.kpi import line_kpis, segment_kpis
+from core.kpi_targets import SERVICE_KPIS, segment_targets
+from core.versions import version_in_force
+from ui.controls import ITEM_NAMES, LEVEL_NAMES
+from ui.state import CACHE_TTL, data_version, ensure_entry, get_store, saved_versions, user_errors
+
+ensure_entry()
+
+STATUS_NAMES = {"on_target": "on target", "at_risk": "at risk", "off_target": "off target", "no_target": "no target"}
+#: Background and text colour per status: green, amber, red, grey.
+STATUS_COLOURS = {"on target": ("#dafbe1", "#116329"), "at risk": ("#fff8c5", "#7d4e00"),
+                  "off target": ("#ffebe9", "#a40e26"), "no target": ("#eaeef2", "#57606a")}
+DELIVERY_COLUMNS = "`promised_date` and `delivered_date` (on time, OTIF, order cycle time) and `delivered_quantity` " \
+                   "(fill rate, OTIF)"
+
+
+# -- cached core calls (keyed on the database and its data version) ------------------------------
+@st.cache_data(max_entries=16, ttl=CACHE_TTL, show_spinner=False)
+def _kpis(_store: Any, db_path: str, version: str, version_id: int, bucket: str) -> pd.DataFrame:
+    return segment_kpis(_store, version_id, bucket)
+
+
+@st.cache_data(max_entries=16, ttl=CACHE_TTL, show_spinner=False)
+def _last_complete(_store: Any, db_path: str, version: str, bucket: str) -> dt.date | None:
+    return alerts.last_complete_period(_store, bucket)
+
+
+@st.cache_data(max_entries=8, ttl=CACHE_TTL, show_spinner=False)
+def _margins(_store: Any, db_path: str, version: str, version_id: int) -> pd.DataFrame:
+    return alerts.boundary_margins(_store, version_id)
+
+
+def _date(value: Any) -> dt.date:
+    """A period from a frame or a chart selection (epoch milliseconds) as a date."""
+    if isinstance(value, int | float):
+        return pd.Timestamp(value, unit="ms").date()
+    return pd.Timestamp(value).date()
+
+
+def _status_style(value: Any) -> str:
+    background, colour = STATUS_COLOURS.get(str(value), ("", ""))
+    return f"background-color: {background}; color: {colour}; font-weight: 600" if background else ""
+
+
+st.title("Monitor")
+st.caption("How each segment of a saved version is served: OTIF, on-time share, fill rate and order cycle time per "
+           "period on control charts, against the segment's target (its policy's service level). Red points break a "
+           "Western Electric rule; choose one to see its order lines. The alerts list segment rule breaks and items "
+           "drifting toward another segment.")
+
+with user_errors():
+    store = get_store()
+    counts = store.table_counts()
+if not counts.get("orders"):
+    st.info("**No orders loaded yet.** The monitor needs order lines with delivery dates.", icon=":material/info:")
+    st.page_link("pages/data.py", label="Load data", icon=":material/upload_file:")
+    st.stop()
+with user_errors():
+    versions = saved_versions()
+if versions.empty:
+    st.info("**No saved segmentation yet.** The monitor follows the segments of a saved version: segment the items "
+            "on the Segment page and save the result.", icon=":material/info:")
+    st.page_link("pages/segment.py", label="Segment items", icon=":material/hub:")
+    st.stop()
+
+# -- controls (sidebar) -------------------------------------------------------------------------
+saved_levels = [level for level in LEVELS if (versions["level"] == level).any()]
+with st.sidebar:
+    st.header("Monitor settings")
+    level = st.selectbox("Level", saved_levels, format_func=LEVEL_NAMES.get, key="mon_level",
+                         help="Levels with a saved version.")
+    at_level = versions[versions["level"] == level]
+    with user_errors():
+        in_force = version_in_force(store, level)
+    ids = [int(v) for v in at_level["version_id"]]
+    default = ids.index(in_force) if in_force in ids else 0
+
+    def _describe(version_id: int) -> str:
+        row = at_level[at_level["version_id"] == version_id].iloc[0]
+        state = "in force (approved)" if version_id == in_force else \
+            ("draft — not approved" if row["status"] == "draft" else f"{row['status']} — not approved")
+        return f"Version {version_id}: {row['method']}, {row['k']} segments — {state}"
+
+    version_id = st.selectbox("Version", ids, index=default, format_func=_describe, key=f"mon_version:{level}",
+                              help="The approved version in force by default, else the newest saved one.")
+    bucket = st.radio("Period", BUCKETS, key="mon_bucket", horizontal=True,
+                      help="Lines are counted in the period of their order date.")
+    kpi = st.selectbox("KPI", alerts.CONTROL_KPIS, format_func=alerts.KPI_NAMES.get, key="mon_kpi")
+
+if version_id != in_force:
+    st.warning(f"**Version {version_id} is a draft — not approved.** "
+               + ("No version is approved at this level yet; " if in_force is None else
+                  f"version {in_force} is the one in force; ")
+               + "the figures below follow the segments of the draft.", icon=":material/warning:")
+
+with user_errors(), st.spinner("Counting delivery KPIs per segment…"):
+    version_key = data_version(store)
+    kpis = _kpis(store, str(store.path), version_key, version_id, bucket)
+    through = _last_complete(store, str(store.path), version_key, bucket)
+    targets = segment_targets(store, version_id)
+    points = alerts.chart_points(kpis, alerts.CONTROL_KPIS, through=through)
+
+outside = int(kpis.loc[kpis["segment"] == "(not in version)", "lines"].sum()) if len(kpis) else 0
+st.caption(f"Version {version_id}, {LEVEL_NAMES[level]} level: {kpis['segment'].nunique() - (outside > 0)} segments, "
+           f"{int(kpis['lines'].sum()) if len(kpis) else 0:,} demand lines by {bucket}"
+           + (f"; {outside:,} lines of {ITEM_NAMES[level]} not in the version are left out" if outside else "")
+           + (f". Periods after the last complete {bucket} ({through:%Y-%m-%d}) are left out." if through else "."))
+
+measured = len(kpis) and (kpis[["otif_base_lines", "on_time_base_lines", "delivered_lines"]].to_numpy().sum() > 0
+                          or kpis["ordered_quantity"].sum() > 0)
+charts_tab, alerts_tab = st.tabs(["KPIs and control charts", "Alerts"])
+
+with charts_tab:
+    if not measured:
+        st.warning(f"**The orders carry no delivery data.** The KPIs need {DELIVERY_COLUMNS}. Map these columns "
+                   "when loading orders on the Data page.", icon=":material/warning:")
+        st.page_link("pages/data.py", label="Load orders with delivery dates", icon=":material/upload_file:")
+    elif through is None or points.empty:
+        st.info(f"**Too few complete {bucket}s to chart.** A control chart needs at least two periods with a value "
+                "per segment; choose weeks or load a longer history.", icon=":material/info:")
+    else:
+        # -- status per segment ---------------------------------------------------------------
+        st.subheader(f"Latest complete {bucket}: {through:%Y-%m-%d}")
+        table = alerts.status_table(kpis, targets, points, through)
+        shown = pd.DataFrame({"segment": table["segment_label"], "lines": table["lines"]})
+        for name in alerts.CONTROL_KPIS:
+            shown[alerts.KPI_NAMES[name]] = table[name]
+            if name in SERVICE_KPIS:
+                shown[f"{alerts.KPI_NAMES[name]} target"] = table[f"{name}_target"]
+                shown[f"{alerts.KPI_NAMES[name]} status"] = table[f"{name}_status"].map(STATUS_NAMES)
+        shown["rule breaks"] = table["rule_breaks"]
+        percent = {c: "{:.1%}" for c in shown.columns if any(c.startswith(alerts.KPI_NAMES[k]) and "status" not in c
+                                                             for k in SERVICE_KPIS)}
+        styled = shown.style.format({**percent, alerts.KPI_NAMES["order_cycle_time_days"]: "{:.1f} d"}, na_rep="–") \
+            .map(_status_style, subset=[c for c in shown.columns if c.endswith(" status")])
+        st.dataframe(styled, hide_index=True, width="stretch", key="mon_status")
+        st.caption("Target = the segment's policy service level (Policies page). Green on target, amber within 2 "
+                   "points below, red further below, grey no target or no lines. Rule breaks: points of all four "
+                   "charts that break a Western Electric rule.")
+
+        # -- control charts ---------------------------------------------------------------------
+        st.subheader(f"Control charts: {alerts.KPI_NAMES[kpi]}")
+        of_kpi = points[points["kpi"] == kpi]
+        labels = dict(zip(table["segment"], table["segment_label"], strict=True))
+        charted = [s for s in table["segment"] if (of_kpi["segment"].astype(str) == s).any()]
+        chosen = st.multiselect("Segments", charted, default=charted, format_func=labels.get,
+                                key=f"mon_segments:{version_id}", placeholder="Choose segments to chart")
+        target_of = targets.set_index(targets["segment"].astype(str))
+        clicked: list[tuple[str, dt.date]] = []
+        columns = st.columns(2)
+        for position, segment in enumerate(chosen):
+            rows = of_kpi[of_kpi["segment"].astype(str) == segment]
+            target = float(target_of.loc[segment, kpi]) if kpi in SERVICE_KPIS and segment in target_of.index else None
+            chart = control_chart(rows, kpi, segment_label=labels[segment], target=target, bucket=bucket)
+            with columns[position % 2]:
+                event = st.altair_chart(chart, width="stretch", on_select="rerun", selection_mode=SELECTION,
+                                        key=f"mon_chart:{version_id}:{bucket}:{kpi}:{segment}")
+            for picked in (event.selection.get(SELECTION) or []) if event else []:
+                if picked.get("period") is not None:
+                    clicked.append((segment, _date(picked["period"])))
+        if not charted:
+            st.info(f"No segment has two periods with a {alerts.KPI_NAMES[kpi]} value.", icon=":material/info:")
+
+        # -- rule breaks -------------------------------------------------------------------------
+        breaks = alerts.flagged(of_kpi)
+        st.subheader("Rule breaks")
+        if breaks.empty:
+            st.success(f"No point of the {alerts.KPI_NAMES[kpi]} charts breaks a Western Electric rule.",
+                       icon=":material/check_circle:")
+        else:
+            st.dataframe(pd.DataFrame({
+                "segment": breaks["segment_label"], "period": breaks["period"].dt.date,
+                "KPI": breaks["kpi"].map(alerts.KPI_NAMES), "value": breaks["value"],
+                "rules": breaks["rules"], "rule": breaks["rule_words"], "lines": breaks["lines"],
+            }), hide_index=True, width="stretch", key="mon_breaks")
+
+        # -- drill-down -------------------------------------------------------------------------
+        st.subheader("Order lines behind a point")
+        source = breaks if not breaks.empty else of_kpi.sort_values("period", ascending=False)
+        options = [f"{s}|{p:%Y-%m-%d}" for s, p in zip(source["segment"].astype(str), source["period"], strict=True)]
+        words = dict(zip(options, source["rule_words"] if "rule_words" in source else [""] * len(source), strict=True))
+
+        def _point_name(option: str) -> str:
+            segment, period = option.split("|")
+            return f"{labels.get(segment, segment)} · {bucket} of {period}" + (f" · {words[option]}" if words[option] else "")
+
+        point_key = f"mon_point:{version_id}:{bucket}:{kpi}"
+        last_click = st.session_state.get("mon_last_click")
+        if clicked and clicked[-1] != last_click:  # a new click on a red point chooses it below
+            st.session_state["mon_last_click"] = clicked[-1]
+            wanted = f"{clicked[-1][0]}|{clicked[-1][1]:%Y-%m-%d}"
+            if wanted in options:
+                st.session_state[point_key] = wanted
+        point = st.selectbox("Flagged point" if not breaks.empty else "Point (no rule breaks: any period)", options,
+                             format_func=_point_name, key=point_key,
+                             help="Or click a red point on a chart.")
+        if point:
+            segment, period = point.split("|")
+            with user_errors(stop=False), st.spinner("Reading the order lines…"):
+                lines = line_kpis(store, version_id, segment, period, bucket)
+                measured_lines = lines["on_time"].notna()
+                cols = st.columns(4)
+                cols[0].metric("Lines", f"{len(lines):,}")
+                cols[1].metric("On time", f"{lines.loc[measured_lines, 'on_time'].mean():.1%}"
+                               if measured_lines.any() else "–")
+                cols[2].metric("Late lines", f"{int((lines['days_late'] > 0).sum()):,}")
+                cols[3].metric("Short lines", f"{int((lines['in_full'] == False).sum()):,}")  # noqa: E712 - NULL stays out
+                st.dataframe(lines.drop(columns=["segment", "period"]), hide_index=True, width="stretch",
+                             key="mon_lines")
+
+with alerts_tab:
+    st.subheader("Items drifting toward a segment boundary")
+    with user_errors(stop=False), st.spinner("Measuring today's items against the version's segments…"):
+        margins = _margins(store, str(store.path), data_version(store), version_id)
+        drift = alerts.boundary_alerts(store, version_id, margins=margins)
+        role = st.session_state.get("role", "admin")
+        if can(role, "segment"):
+            recorded = alerts.record_boundary_alerts(store, version_id, drift,
+                                                     st.session_state.get("user_name") or os.environ.get("USER"))
+            if recorded:
+                st.caption(f"Recorded {recorded} alert change(s) (raised or cleared) in the audit trail.")
+        if drift.attrs.get("reason"):
+            st.info(drift.attrs["reason"], icon=":material/info:")
+        elif not drift["active"].any():
+            st.success("No item is drifting toward another segment.", icon=":material/check_circle:")
+        else:
+            active = drift[drift["active"]]
+            keys = [c for c in ("customer_id", "product_id") if c in active.columns]
+            st.dataframe(pd.DataFrame({
+                **{k: active[k] for k in keys}, "segment": active["segment_label"],
+                "saved relative margin": active["saved_relative_margin"],
+                "current relative margin": active["relative_margin"],
+                "nearest other segment": active["nearest_segment_label"], "since": active["change"].map(
+                    {"raised": "raised now", "": "earlier"}),
+            }), hide_index=True, width="stretch", key="mon_drift")
+        cleared = drift[drift["change"] == "cleared"]
+        new_items = int(drift.attrs.get("new_items", 0))
+        st.caption(f"Relative margin = (distance to the nearest other centre - distance to its own) / the median "
+                   f"distance to its own centre; 0 is the boundary. An item alerts below {alerts.ENTER_MARGIN:g} and "
+                   f"clears above {alerts.ENTER_MARGIN + alerts.DEAD_BAND:g}."
+                   + (f" {len(cleared)} alert(s) cleared now." if len(cleared) else "")
+                   + (f" {new_items:,} {ITEM_NAMES[level]} are new since the version (not in it): they have no saved "
+                      "segment and are not counted as drift." if new_items else "")
+                   + (f" {drift.attrs['gone_items']:,} have no order lines any more."
+                      if drift.attrs.get("gone_items") else ""))
+
+    st.subheader("Rule breaks on every KPI")
+    every = alerts.flagged(points) if measured else points.iloc[0:0]
+    if every.empty:
+        st.success("No segment's KPI breaks a Western Electric rule.", icon=":material/check_circle:")
+    else:
+        st.dataframe(pd.DataFrame({
+            "segment": every["segment_label"], "period": every["period"].dt.date,
+            "KPI": every["kpi"].map(alerts.KPI_NAMES), "value": every["value"], "rule": every["rule_words"],
+            "lines": every["lines"],
+        }), hide_index=True, width="stretch", key="mon_all_breaks")
