@@ -326,27 +326,6 @@ def _migration_6() -> list[str]:
     ]
 
 
-def _migration_6() -> list[str]:
-    """Boundary-drift alert state of items (core/alerts.py): one row per change, so the dead band
-    remembers across refreshes which items are alerted. Rows are only inserted; an item's
-    state is its latest row."""
-    return [
-        "CREATE SEQUENCE segment_alert_state_seq START 1",
-        """CREATE TABLE segment_alert_state (
-            state_id BIGINT PRIMARY KEY DEFAULT nextval('segment_alert_state_seq'),
-            version_id BIGINT NOT NULL,
-            alert VARCHAR NOT NULL,         -- boundary_drift
-            customer_id VARCHAR,            -- NULL when not part of the version's level
-            product_id VARCHAR,             -- NULL when not part of the version's level
-            active BOOLEAN NOT NULL,        -- TRUE: raised by this change; FALSE: cleared
-            relative_margin DOUBLE,         -- the item's relative margin on the data of this change
-            saved_relative_margin DOUBLE,   -- its relative margin when the version was saved
-            changed_at TIMESTAMP NOT NULL,
-            user_name VARCHAR
-        )""",
-    ]
-
-
 def _migration_7() -> list[str]:
     """Inventory snapshots (`core.model.INVENTORY`), for inventory turns per segment. (6 is taken
     by other work; each migration runs once, in this order.)"""
@@ -357,7 +336,6 @@ def _migration_7() -> list[str]:
 MIGRATIONS: tuple[tuple[int, list[str]], ...] = (
     (1, _migration_1()), (2, _migration_2()), (3, _migration_3()), (4, _migration_4()),
     (5, _migration_5()),
-    (6, _migration_6()),
     (6, _migration_6()),
     (7, _migration_7()),
 )
