@@ -22,6 +22,8 @@ PAGES: list[tuple[str, str, str, str, str]] = [
     ("Segments", "pages/segment.py", "Segment", ":material/hub:", "view"),
     ("Segments", "pages/explain.py", "Explain", ":material/psychology:", "view"),
     ("Policies", "pages/policies.py", "Policies", ":material/tune:", "view"),
+    ("Monitor", "pages/overview.py", "Overview", ":material/monitoring:", "view"),
+    ("Monitor", "pages/cost_to_serve.py", "Cost to serve", ":material/payments:", "view"),
     ("Monitor", "pages/monitor.py", "Monitor", ":material/monitor_heart:", "view"),
     ("Governance", "pages/users.py", "Users", ":material/group:", "manage_users"),
     ("Governance", "pages/audit.py", "Audit", ":material/history:", "view_audit"),
