@@ -590,6 +590,7 @@ def allocate(
 
     _run(body)
 
+from core import cli_monitor  # noqa: E402,F401 - registers commands
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())
