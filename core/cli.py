@@ -63,6 +63,9 @@ DbOption = Annotated[
 ]
 OutOption = Annotated[Path, typer.Option("--out", help="CSV file to write.")]
 LevelOption = Annotated[Level, typer.Option("--level", help="Item level.")]
+UserOption = Annotated[Optional[str], typer.Option(
+    "--user", help="Who does this: named in the audit trail and checked against the account's role "
+    "(default: the OS user).", show_default=False)]
 BucketOption = Annotated[Bucket, typer.Option("--bucket", help="Demand bucket.")]
 
 
@@ -88,6 +91,20 @@ def _open_store(ctx: typer.Context, db: Path | None) -> Iterator[Store]:
 
     with Store(_db(ctx, db)) as store:
         yield store
+
+
+def _acting_user(store: Store, user: str | None, action: str) -> str:
+    """The user a write is done as (default: the OS user), refused when its role may not take ``action``.
+
+    With no accounts in the database anyone may (the local admin); see docs/governance.md.
+    """
+    import getpass
+
+    from core.users import require
+
+    name = (user or "").strip() or getpass.getuser()
+    require(store, name, action)
+    return name
 
 
 def _run(action: Callable[[], T]) -> T:
@@ -117,6 +134,7 @@ def init(
     ctx: typer.Context,
     sample: Annotated[bool, typer.Option("--sample", help="Load the sample data set into the database.")] = False,
     sample_dir: Annotated[Path, typer.Option("--sample-dir", help="Folder of the sample files.")] = Path("sample_data"),
+    user: UserOption = None,
     db: DbOption = None,
 ) -> None:
     """Create (or migrate) the database; with --sample, load the sample distributor's data."""
@@ -126,7 +144,7 @@ def init(
             if sample:
                 from core.sample import load_sample
 
-                for result in load_sample(store, sample_dir):
+                for result in load_sample(store, sample_dir, user=_acting_user(store, user, "ingest")):
                     typer.echo(f"{result.table}: {result.rows_loaded} rows loaded, {result.rows_rejected} rejected")
             typer.echo(f"database ready: {store.path} (schema version {store.schema_version()})")
 
@@ -161,6 +179,7 @@ def ingest(
     allow_returns: Annotated[bool, typer.Option("--allow-returns", help="Keep lines with negative quantity as returns.")] = False,
     sheet: Annotated[Optional[str], typer.Option("--sheet", help="XLSX sheet name or 0-based index (default: the first).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print rows_read, rows_loaded, rows_rejected as JSON.")] = False,
+    user: UserOption = None,
     db: DbOption = None,
 ) -> None:
     """Load a file into a table; rejected rows are kept with file, row, column and reason."""
@@ -173,12 +192,13 @@ def ingest(
         overrides = parse_overrides(map_)
         sheet_choice: str | int | None = int(sheet) if sheet is not None and sheet.isdigit() else sheet
         with _open_store(ctx, db) as store:
+            acting = _acting_user(store, user, "ingest")
             mapping = None
             if overrides:
                 headers = read_headers(file, sheet=sheet_choice)
                 mapping = resolve_mapping(table, headers, overrides, store, source_key_for(file.name))
             result = ingest_file(store, table, file, mapping=mapping, mode=mode.value,
-                                 allow_returns=allow_returns, sheet=sheet_choice)
+                                 allow_returns=allow_returns, sheet=sheet_choice, user=acting)
         if as_json:
             typer.echo(json.dumps(result.as_json()))
         else:
@@ -367,6 +387,7 @@ def segment(
         "--min-cluster-size", help="HDBSCAN's smallest group in items (default: 1% of items, at least 10).",
         show_default=False)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print version, k and metrics as one JSON object.")] = False,
+    user: UserOption = None,
     db: DbOption = None,
 ) -> None:
     """Segment the items of a level and save the result as a new draft version."""
@@ -389,7 +410,8 @@ def segment(
         with _open_store(ctx, db) as store:
             saved = run_segmentation(store, level, method, bucket=bucket, k=k_value, features=chosen,
                                      weights=weight_map, min_share=min_share, min_items=min_items, seed=seed,
-                                     rules=rule_list, measure=measure, **engine_options)
+                                     rules=rule_list, measure=measure, user=_acting_user(store, user, "segment"),
+                                     **engine_options)
         result = saved.result
         if as_json:
             metrics = result.to_record()["metrics"]
@@ -590,6 +612,8 @@ def allocate(
 
     _run(body)
 
+
+from core import cli_users  # noqa: E402,F401 - registers commands
 from core import cli_monitor  # noqa: E402,F401 - registers commands
 
 if __name__ == "__main__":  # pragma: no cover

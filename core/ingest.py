@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core.audit import record as audit_record
 from core.errors import SegplanError
 from core.ingest_mapping import (
     check_mapping,
@@ -252,6 +253,9 @@ def ingest_file(
              staged.rows_read, rows_loaded, rows_rejected, outcome.message,
              user or os.environ.get("USER"), started_at, dt.datetime.now()],
         )
+        audit_record(cur, user=user or os.environ.get("USER"), action="ingest", entity="table", entity_id=table,
+                     after={"run_id": int(run_id), "file": source_name, "mode": mode, "rows_read": staged.rows_read,
+                            "rows_accepted": rows_loaded, "rows_rejected": rows_rejected})
         # one statement (see the note on appends in ingest_read): the source's key and the
         # header signature
         keys = list(dict.fromkeys([source_key, header_signature(headers)]))

@@ -433,8 +433,10 @@ def _scaled(progress: Callable[[float, str], None], offset: float, share: float)
 
 
 def load_sample(store: Store, sample_dir: str | Path = DEFAULT_SAMPLE_DIR,
-                progress: Callable[[float, str], None] | None = None) -> list[IngestResult]:
-    """Load the sample files (SAMPLE_FILES) into the store, replacing what each table held."""
+                progress: Callable[[float, str], None] | None = None, *, user: str | None = None) -> list[IngestResult]:
+    """Load the sample files (SAMPLE_FILES) into the store, replacing what each table held.
+
+    Each file is one audited ingest by ``user`` (default: the OS user)."""
     from core.ingest import ingest_file
 
     folder = Path(sample_dir)
@@ -451,7 +453,7 @@ def load_sample(store: Store, sample_dir: str | Path = DEFAULT_SAMPLE_DIR,
     for table, path in paths.items():
         size = path.stat().st_size
         step = None if progress is None else _scaled(progress, done_bytes / total_bytes, size / total_bytes)
-        results.append(ingest_file(store, table, path, mode="replace", allow_returns=True, progress=step))
+        results.append(ingest_file(store, table, path, mode="replace", allow_returns=True, progress=step, user=user))
         done_bytes += size
     if progress is not None:
         progress(1.0, "sample loaded")

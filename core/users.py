@@ -104,8 +104,11 @@ def _state(account: Account) -> dict[str, object]:
 def _require_admin(store: Store, by: str | None) -> str:
     """The acting user's name when it may manage accounts (anyone while there are none: then
     an unnamed actor is the local admin)."""
-    if not has_accounts(store) and not str(by or "").strip():
-        return LOCAL_ADMIN
+    if not str(by or "").strip():
+        if not has_accounts(store):
+            return LOCAL_ADMIN
+        raise SegplanError("accounts exist, so an admin must make this change",
+                           hint="name the admin (--by ADMIN on the command line)")
     require(store, by, "manage_users")
     return str(by).strip()
 

@@ -105,7 +105,7 @@ if upload is not None:
             try:
                 result = ingest_file(
                     store, table, path, mapping=check.mapping, mode=mode, allow_returns=allow_returns,
-                    source_name=upload.name,
+                    source_name=upload.name, user=st.session_state.get("user_name"),
                     progress=lambda done, message: bar.progress(min(max(done, 0.0), 1.0), text=message),
                 )
             except SegplanError as err:

@@ -107,6 +107,11 @@ def data_version(store: Store) -> str:
     return version(store)
 
 
+def acting_user() -> str | None:
+    """Who the audit trail names for this session's writes: the signed-in user (ui/auth.py)."""
+    return st.session_state.get("user_name")
+
+
 # -- errors -------------------------------------------------------------------------------
 def show_error(err: SegplanError) -> None:
     """A user-fixable problem as a red box: what is wrong, then how to fix it."""
@@ -335,7 +340,6 @@ def save_segmentation(result: Any, level: str, bucket: str, measure: str, note: 
     does, so `is_current` can tell later whether the data changed.
     """
     import copy
-    import os
 
     from core.versions import database_fingerprint, save_version
 
@@ -343,7 +347,7 @@ def save_segmentation(result: Any, level: str, bucket: str, measure: str, note: 
     saved = copy.copy(result)
     saved.parameters = {**result.parameters, "items": {"level": level, "bucket": bucket, "abc_measure": measure}}
     saved.fingerprint = database_fingerprint(store, saved.parameters)
-    return save_version(store, saved, level, bucket, os.environ.get("USER"), note=note or None)
+    return save_version(store, saved, level, bucket, acting_user(), note=note or None)
 
 
 def saved_versions(level: str | None = None) -> pd.DataFrame:
@@ -436,11 +440,9 @@ def version_policies(version_id: int) -> list[Any]:
 
 def save_version_policies(version_id: int, policies: Any) -> list[Any]:
     """Save the policies of a version (only changed segments are written and logged); returns all of them."""
-    import os
-
     from core.policy_plan import save_policies
 
-    return save_policies(get_store(), int(version_id), list(policies), os.environ.get("USER"))
+    return save_policies(get_store(), int(version_id), list(policies), acting_user())
 
 
 @st.cache_data(max_entries=CACHE_ENTRIES, ttl=CACHE_TTL, show_spinner=False)
