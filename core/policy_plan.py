@@ -43,6 +43,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
+from core.audit import record as audit_record
 from core.errors import SegplanError
 from core.policy import SegmentPolicy
 
@@ -209,6 +210,9 @@ def _write(store: Store, version_id: int, changed: list[SegmentPolicy], saved: M
         finally:
             cur.unregister("new_policies")
             cur.unregister("new_policy_events")
+        for p in changed:
+            audit_record(cur, user=user, action="policy_edit", entity="policy", entity_id=f"{version_id}/{p.segment}",
+                         before=_record(saved[p.segment]) if p.segment in saved else None, after=_record(p))
 
 
 def policy_events(store: Store, version_id: int) -> pd.DataFrame:

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from core.classify import MEASURE_COLUMNS, MEASURES
+from core.audit import record as audit_record
 from core.errors import SegplanError
 from core.features import feature_catalog, key_columns
 from core.segment import METHODS, SegmentationResult, segment
@@ -269,6 +270,9 @@ def save_version(store: Store, result: SegmentationResult, level: str, bucket: s
         write_features(cur, version_id, item_features)
         cur.execute("INSERT INTO segment_version_events VALUES (?, ?, ?, 'created', ?)",
                     [version_id, now, user, _dumps({"method": result.method, "k": int(result.k)})])
+        audit_record(cur, user=user or os.environ.get("USER"), action="run", entity="version", entity_id=int(version_id),
+                     after={"level": level, "method": result.method, "k": int(result.k), "items": len(frame),
+                            "fingerprint": result.fingerprint}, reason=note)
         from core.overrides import carry_over  # the level's active overrides follow it to the new version
 
         carry_over(cur, int(version_id), user)
@@ -420,6 +424,9 @@ def rename_segment(store: Store, version_id: int, segment: object, label: str, u
         cur.execute("INSERT INTO segment_version_events VALUES (?, ?, ?, 'renamed', ?)",
                     [header["version_id"], dt.datetime.now(), user or os.environ.get("USER"),
                      _dumps({"segment": key, "from": names[key], "to": label})])
+        audit_record(cur, user=user or os.environ.get("USER"), action="rename", entity="version",
+                     entity_id=int(header["version_id"]), before={"segment": key, "label": names[key]},
+                     after={"segment": key, "label": label})
     names[key] = label
     convert = int if method in CLUSTER_METHODS else str
     return {convert(seg): name for seg, name in names.items()}
