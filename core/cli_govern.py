@@ -1,0 +1,168 @@
+"""`segplan submit|approve|reject|restore|override|export`: maker-checker approval, overrides and exports.
+
+Registered on `core.cli.app` by one import at the bottom of core/cli.py. Every command names the
+acting user (``--user``); a refused action (wrong role, own submission, unknown version, wrong
+state) prints one line on stderr, exits 1 and changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from core.cli import DbOption, _open_store, _run, app
+
+VersionOption = Annotated[int, typer.Option("--version", help="Segmentation version id (see `segplan versions`).")]
+UserOption = Annotated[str, typer.Option("--user", help="Who acts (their account's role decides what they may do).")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the outcome as one JSON object.")]
+
+
+class What(str, Enum):
+    assignments = "assignments"
+    policies = "policies"
+
+
+class Format(str, Enum):
+    csv = "csv"
+    parquet = "parquet"
+
+
+def _step(ctx: typer.Context, db: Path | None, step: str, version: int, user: str, reason: str | None,
+          as_json: bool) -> None:
+    def body() -> None:
+        from core import approval
+
+        with _open_store(ctx, db) as store:
+            moved = getattr(approval, step)(store, version, user, reason)
+        if as_json:
+            typer.echo(json.dumps({"version": moved.version_id, "action": moved.action, "from": moved.before,
+                                   "to": moved.after, "user": moved.user, "superseded": moved.superseded}))
+            return
+        typer.echo(f"version {moved.version_id}: {moved.before} -> {moved.after} by {moved.user}")
+        if moved.superseded is not None:
+            typer.echo(f"version {moved.superseded}: approved -> superseded (no longer in force)")
+
+    _run(body)
+
+
+@app.command()
+def submit(
+    ctx: typer.Context,
+    version: VersionOption,
+    user: UserOption,
+    reason: Annotated[Optional[str], typer.Option("--reason", help="A note for the approver.", show_default=False)] = None,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Send a draft (or rejected) version to the approvers."""
+    _step(ctx, db, "submit", version, user, reason, as_json)
+
+
+@app.command()
+def approve(
+    ctx: typer.Context,
+    version: VersionOption,
+    user: UserOption,
+    reason: Annotated[Optional[str], typer.Option("--reason", help="Why, kept in the audit trail.",
+                                                  show_default=False)] = None,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Approve a submitted version (not your own): it comes into force and supersedes the level's approved one."""
+    _step(ctx, db, "approve", version, user, reason, as_json)
+
+
+@app.command()
+def reject(
+    ctx: typer.Context,
+    version: VersionOption,
+    user: UserOption,
+    reason: Annotated[str, typer.Option("--reason", help="What to change (required).")],
+    as_json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Send a submitted version (not your own) back to its planner, saying why."""
+    _step(ctx, db, "reject", version, user, reason, as_json)
+
+
+@app.command()
+def restore(
+    ctx: typer.Context,
+    version: VersionOption,
+    user: UserOption,
+    reason: Annotated[str, typer.Option("--reason", help="Why the earlier version comes back (required).")],
+    as_json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Put a superseded version back in force; the level's approved version is superseded."""
+    _step(ctx, db, "restore", version, user, reason, as_json)
+
+
+@app.command()
+def override(
+    ctx: typer.Context,
+    version: VersionOption,
+    item: Annotated[str, typer.Option(
+        "--item", help="The item's key: PRODUCT, CUSTOMER, or CUSTOMER|PRODUCT for customer_product versions.")],
+    segment: Annotated[str, typer.Option("--segment", help="The segment to move it to: its id or its name.")],
+    user: UserOption,
+    reason: Annotated[str, typer.Option("--reason", help="Why the item belongs there (required).")],
+    expires: Annotated[Optional[str], typer.Option(
+        "--expires", help="Last day before it stops applying, YYYY-MM-DD (default: no expiry).",
+        show_default=False)] = None,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Move one item of a draft or rejected version to another segment, with a reason."""
+
+    def body() -> None:
+        from core.overrides import add_override, overrides
+
+        with _open_store(ctx, db) as store:
+            override_id = add_override(store, version, item, segment, user, reason, expires_on=expires)
+            row = overrides(store, version).set_index("override_id").loc[override_id]
+        if as_json:
+            typer.echo(json.dumps({"override": override_id, "version": version, "item": row["item"],
+                                   "model_segment": row["model_segment"], "segment": row["segment"],
+                                   "expires_on": None if row["expires_on"] != row["expires_on"]
+                                   else str(row["expires_on"].date())}))
+            return
+        typer.echo(f"override {override_id}: {row['item']} moved from segment {row['model_segment']} to "
+                   f"{row['segment']} ({row['segment_label']}) in version {version}")
+
+    _run(body)
+
+
+@app.command()
+def export(
+    ctx: typer.Context,
+    version: VersionOption,
+    out: Annotated[Path, typer.Option("--out", help="File to write (an unapproved version's name gets _DRAFT).")],
+    what: Annotated[What, typer.Option("--what", help="assignments (overrides applied) or policies.")]
+    = What.assignments,
+    fmt: Annotated[Format, typer.Option("--format", help="csv or parquet.")] = Format.csv,
+    user: Annotated[Optional[str], typer.Option(
+        "--user", help="Who exports (needed once accounts exist).", show_default=False)] = None,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Write a version's assignments or policies for the ERP, marked DRAFT unless approved."""
+
+    def body() -> None:
+        from core.export import FINAL_STATES, _status, export_version
+
+        with _open_store(ctx, db) as store:
+            path = export_version(store, version, what.value, fmt.value, out, user)
+            draft = _status(store, version) not in FINAL_STATES
+        if as_json:
+            typer.echo(json.dumps({"version": version, "what": what.value, "format": fmt.value, "path": str(path),
+                                   "draft": draft}))
+            return
+        typer.echo(f"{what.value} of version {version} written to {path}" + (" (not approved: marked DRAFT)"
+                                                                             if draft else ""))
+
+    _run(body)
