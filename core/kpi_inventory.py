@@ -2,7 +2,8 @@
 
 Definition (docs/formulas.md, "KPIs"): inventory turnover = cost of goods sold / average
 inventory value (ASCM/APICS Dictionary, "inventory turnover"; Chopra & Meindl, *Supply Chain
-Management*, ch. 3: turns = cost of goods sold / average inventory). Per segment and period:
+Management*, ch. 3, supply chain drivers and metrics: turns = cost of goods sold / average
+inventory). Per segment and period:
 
 * **Cost of goods sold** of a period: the cost of the segment's demand lines (quantity > 0)
   whose order date falls in the period (the period of `core.kpi`); a line's cost is
