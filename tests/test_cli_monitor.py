@@ -8,14 +8,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from core.cli import app
 from core.kpi import segment_kpis
 from core.store import Store
 from core.versions import run_segmentation
+from tests.test_cli_policy import error_line, invoke
 
-runner = CliRunner()
 KPI_LEAD = ["segment", "period", "lines", "otif", "fill_rate", "on_time"]
 KPI_REST = ["segment_label", "otif_base_lines", "otif_lines", "on_time_base_lines", "on_time_lines", "ordered_quantity",
             "filled_quantity", "delivered_lines", "order_cycle_time_days", "service_level", "otif_target",
@@ -23,18 +21,6 @@ KPI_REST = ["segment_label", "otif_base_lines", "otif_lines", "on_time_base_line
             "forecast_items", "forecast_demand", "forecast_abs_error", "forecast_accuracy", "cost_of_goods_sold",
             "inventory_snapshots", "average_inventory_value", "inventory_turns", "inventory_turns_annualised"]
 STATUSES = {"on_target", "at_risk", "off_target", "no_target"}
-
-
-def invoke(db: Path, *args: str):
-    return runner.invoke(app, ["--db", str(db), *args])
-
-
-def error_line(result) -> str:
-    """The one line a failed command prints."""
-    assert result.exit_code == 1, result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("segplan: error: "), result.output
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
@@ -105,8 +91,14 @@ def test_kpi_forecast_periods_zero_skips_forecast_accuracy(tiny_file, tmp_path):
     (["--out-only"], "--version ID is missing"),
 ])
 def test_kpi_errors_are_one_line_and_write_nothing(tiny_file, tmp_path, args, words):
+    fails_writing_nothing(tiny_file, tmp_path, "kpi", args, words)
+
+
+def fails_writing_nothing(tiny_file, tmp_path: Path, command: str, args: list[str], words: str) -> None:
+    """``args`` ({product} is the product version) + --out, unless "--no-out" says to leave it out
+    or "--out-only" to give nothing else: one error line with ``words``, no file."""
     db, ids = tiny_file
-    out = tmp_path / "kpi.csv"
+    out = tmp_path / "out.csv"
     args = [a.format(**ids) for a in args]
     if "--no-out" in args:
         args.remove("--no-out")
@@ -114,7 +106,7 @@ def test_kpi_errors_are_one_line_and_write_nothing(tiny_file, tmp_path, args, wo
         args = ["--out", str(out)]
     else:
         args += ["--out", str(out)]
-    assert words in error_line(invoke(db, "kpi", *args))
+    assert words in error_line(invoke(db, command, *args))
     assert not out.exists()
 
 
@@ -175,12 +167,4 @@ def test_cost_to_serve_default_level_json_and_segments(tiny_file, tmp_path):
     (["--no-out"], "--out FILE.csv is missing"),
 ])
 def test_cost_to_serve_errors_are_one_line_and_write_nothing(tiny_file, tmp_path, args, words):
-    db, ids = tiny_file
-    out = tmp_path / "cts.csv"
-    args = [a.format(**ids) for a in args]
-    if "--no-out" in args:
-        args.remove("--no-out")
-    else:
-        args += ["--out", str(out)]
-    assert words in error_line(invoke(db, "cost-to-serve", *args))
-    assert not out.exists()
+    fails_writing_nothing(tiny_file, tmp_path, "cost-to-serve", args, words)
