@@ -170,7 +170,7 @@ def sample(
 @app.command()
 def ingest(
     ctx: typer.Context,
-    table: Annotated[str, typer.Argument(help="orders, customers, products or cost_rates.")],
+    table: Annotated[str, typer.Argument(help="orders, customers, products, cost_rates or inventory.")],
     file: Annotated[Path, typer.Argument(help="CSV, Parquet or XLSX file.")],
     map_: Annotated[
         Optional[list[str]], typer.Option("--map", help="Map a source column to a data-model column: SRC=DST (repeatable).")
