@@ -11,6 +11,7 @@ from core.ingest import ingest_file, rejects
 from core.kpi import NOT_IN_VERSION
 from core.kpi_inventory import PERIODS_PER_YEAR, TURNS_COLUMNS, segment_inventory_turns
 from core.versions import run_segmentation
+from tests.test_pages import empty_db  # noqa: F401 - fixture
 
 # order_id, order_date, product_id, quantity, unit_cost (None: products.unit_cost)
 LINES = [
@@ -124,3 +125,18 @@ def test_tiny_sample_has_weekly_stock_and_turns(tiny):
     frame = segment_inventory_turns(tiny, version, "week")
     assert frame["inventory_turns"].notna().mean() > 0.9
     assert (frame["inventory_turns"].dropna() >= 0).all()
+
+
+def test_data_page_loads_inventory_snapshots(empty_db):
+    from tests.test_pages import open_page, upload
+
+    at = open_page("pages/data.py")
+    at.selectbox(key="data_table").set_value("inventory").run()
+    upload(at, "stock.csv", b"Date,SKU,OnHand\n2024-01-01,P1,30\n2024-01-01,P1,31\n2024-01-08,P2,4\n")
+    load = at.button[0]
+    assert load.label == "Load into inventory" and not load.disabled
+    load.click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics == {"Rows read": "3", "Rows loaded": "2", "Rows rejected": "1"}  # the second P1 row: duplicate
+    assert "inventory (2 rows)" in [t.label for t in at.tabs]
