@@ -28,6 +28,7 @@ PAGES: list[tuple[str, str, str, str, str]] = [
     ("Governance", "pages/users.py", "Users", ":material/group:", "manage_users"),
     ("Governance", "pages/audit.py", "Audit", ":material/history:", "view_audit"),
     ("Governance", "pages/compare.py", "Compare versions", ":material/compare_arrows:", "view"),
+    ("Governance", "pages/approvals.py", "Approvals", ":material/approval:", "view"),
 ]
 
 # Until someone is signed in (ui/auth.py: OIDC, a local account, or the local admin when

@@ -1,0 +1,148 @@
+"""The Approvals page (pages/approvals.py) through AppTest: an empty database, a draft version as the local
+admin (override, DRAFT exports), and maker-checker with accounts: a planner submits, the submitter cannot
+decide, another user approves, and each rerun shows the new state."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.store import Store
+from governance_support import add_team, save_rules_version
+
+APP = Path(__file__).resolve().parents[1] / "app.py"
+PAGE = "pages/approvals.py"
+ITEMS = {"P1": "A", "P2": "A", "P3": "B"}
+NAMES = {"A": "Runners", "B": "Slow"}
+
+
+@pytest.fixture
+def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "approvals.duckdb"
+    monkeypatch.setenv("SEGPLAN_DB", str(path))
+    return path
+
+
+def open_page(user: str | None = None) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    if user is not None:
+        at.session_state["user_name"] = user  # signed in (ui/auth.py reads the role from the account)
+    at.run()
+    at.switch_page(PAGE).run()
+    no_exception(at)
+    return at
+
+
+def no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    for kind in ("success", "info", "warning", "error"):
+        parts += [e.value for e in getattr(at, kind)]
+    return "\n".join(str(p) for p in parts)
+
+
+def button(at: AppTest, key: str):
+    return at.button(key=key)
+
+
+def status(db: Path, version: int) -> str:
+    with Store(db) as store:
+        return store.cursor().execute("SELECT status FROM segment_versions WHERE version_id = ?",
+                                      [version]).fetchone()[0]
+
+
+def test_empty_database_says_what_to_do(db):
+    at = open_page()
+    assert "No saved segmentation yet" in texts(at)
+    assert not at.button
+
+
+def test_draft_version_as_local_admin_override_and_draft_exports(db):
+    with Store(db) as store:
+        v = save_rules_version(store, ITEMS, NAMES)
+    at = open_page()
+    assert "No product version is in force yet" in texts(at)
+    assert at.dataframe[0].value["state"].tolist() == ["⚪ draft"]
+    assert button(at, "appr_submit_button").label == "Submit for approval"
+    downloads = [d for d in at.get("download_button")]
+    assert [d.proto.label for d in downloads] == ["Assignments CSV (DRAFT)", "Assignments PARQUET (DRAFT)",
+                                                  "Policies CSV (DRAFT)", "Policies PARQUET (DRAFT)"]
+    assert "marked **DRAFT**" in texts(at)
+    # an override without a reason is refused on the page, nothing saved
+    at.selectbox(key="appr_item").select("P3")
+    at.selectbox(key="appr_target").select("A")
+    button(at, "appr_add").click().run()
+    no_exception(at)
+    assert any("needs a reason" in e.value for e in at.error)
+    at.selectbox(key="appr_item").select("P3")
+    at.selectbox(key="appr_target").select("A")
+    at.text_input(key="appr_override_reason").input("new contract")
+    button(at, "appr_add").click().run()
+    no_exception(at)
+    assert "Override 1: P3 moved to Runners." in [s.value for s in at.success]
+    listed = next(d.value for d in at.dataframe if "model" in d.value.columns)
+    assert listed[["item", "segment", "model", "reason"]].values.tolist() == [["P3", "A", "disagrees", "new contract"]]
+    assert status(db, v) == "draft"
+
+
+def test_planner_submits_the_submitter_cannot_decide_another_approves(db):
+    with Store(db) as store:
+        add_team(store)
+        v = save_rules_version(store, ITEMS, NAMES)
+    planner = open_page("pat")
+    assert "appr_approve" not in [b.key for b in planner.button]
+    planner.text_input(key="appr_note").input("for S&OP")
+    button(planner, "appr_submit_button").click().run()
+    no_exception(planner)
+    assert f"Version {v} submitted for approval." in [s.value for s in planner.success]
+    assert planner.dataframe[0].value["state"].tolist() == ["🟠 submitted"]
+    assert "Waiting for an approver" in texts(planner)
+    assert status(db, v) == "submitted"
+
+    # the admin ada submits a second version; she may not approve her own
+    with Store(db) as store:
+        v2 = save_rules_version(store, ITEMS, NAMES)
+    admin = open_page("ada")
+    admin.selectbox(key="appr_version_product").select(v2).run()
+    button(admin, "appr_submit_button").click().run()
+    admin.selectbox(key="appr_version_product").select(v2).run()
+    no_exception(admin)
+    assert button(admin, "appr_approve").disabled and button(admin, "appr_reject").disabled
+    assert "You submitted this version, so another approver has to decide" in texts(admin)
+
+    approver = open_page("anna")
+    approver.selectbox(key="appr_version_product").select(v).run()
+    assert not button(approver, "appr_approve").disabled
+    button(approver, "appr_reject").click().run()   # no reason: refused, shown, nothing changed
+    no_exception(approver)
+    assert any("a reason is needed to reject" in e.value for e in approver.error)
+    assert status(db, v) == "submitted"
+    approver.selectbox(key="appr_version_product").select(v).run()
+    approver.text_area(key="appr_reason").input("matches the plan")
+    button(approver, "appr_approve").click().run()
+    no_exception(approver)
+    assert f"Version {v} approved: it is now in force." in [s.value for s in approver.success]
+    assert f"In force: version {v}**, approved by anna" in texts(approver)
+    assert status(db, v) == "approved"
+
+    again = open_page("pat")   # the planner's next visit sees it too
+    assert f"In force: version {v}**" in texts(again)
+    states = dict(zip(again.dataframe[0].value["version_id"], again.dataframe[0].value["state"], strict=True))
+    assert states == {v: "🟢 approved", v2: "🟠 submitted"}
+    assert "Planners and admins add overrides" not in texts(again)
+    assert f"Version {v2} is submitted: its overrides are locked" in texts(again)  # newest selected first
+
+
+def test_viewer_sees_states_but_no_actions_and_no_draft_export(db):
+    with Store(db) as store:
+        add_team(store)
+        save_rules_version(store, ITEMS, NAMES)
+    at = open_page("vic")
+    assert "Planners and admins submit versions; you are signed in as vic (viewer)." in texts(at)
+    assert all(d.proto.disabled for d in at.get("download_button"))
+    assert not [b for b in at.button if b.key in ("appr_submit_button", "appr_add")]
