@@ -2,11 +2,11 @@
 
 The states of a version (``segment_versions.status``) and the moves between them::
 
-    draft ──submit──> submitted ──approve──> approved ──(a newer one approved)──> superseded
-      ▲                  │                      ▲                                    │
-      │               reject                    └──────────────restore───────────────┘
-      │                  ▼                        (the approved one in force is superseded)
-      └─ (edit) ─── rejected ──submit──> submitted
+    draft ──submit──> submitted ──approve──> approved ──(a newer version approved)──> superseded
+                        │     ▲                  ▲                                          │
+                     reject   │                  └─────────────────restore──────────────────┘
+                        ▼     │ submit                 (the approved one in force is superseded)
+                      rejected┘  (after changes: renames, overrides, policies)
 
 A rejected version stays editable (renames, overrides, policies) and may be submitted again:
 the approver's reason says what to change, and making a new version for a small fix would
