@@ -140,3 +140,19 @@ def test_data_page_loads_inventory_snapshots(empty_db):
     metrics = {m.label: m.value for m in at.metric}
     assert metrics == {"Rows read": "3", "Rows loaded": "2", "Rows rejected": "1"}  # the second P1 row: duplicate
     assert "inventory (2 rows)" in [t.label for t in at.tabs]
+
+
+def test_loading_stock_leaves_versions_current(store):
+    from core.versions import is_current
+
+    with store.transaction() as cur:
+        cur.execute("INSERT INTO orders (order_id, order_date, customer_id, product_id, quantity) "
+                    "VALUES ('O1', DATE '2024-01-02', 'C1', 'P1', 3)")
+    version = run_segmentation(store, "product", "rules", rules=[{"name": "All"}], min_share=0).version_id
+    with store.transaction() as cur:  # segmentation does not read stock: the version still matches the data
+        cur.execute("INSERT INTO inventory (snapshot_date, product_id, on_hand_quantity) VALUES (DATE '2024-01-01', 'P1', 9)")
+    assert is_current(store, version)
+    with store.transaction() as cur:  # an order line does change it
+        cur.execute("INSERT INTO orders (order_id, order_date, customer_id, product_id, quantity) "
+                    "VALUES ('O2', DATE '2024-01-03', 'C1', 'P1', 1)")
+    assert not is_current(store, version)
