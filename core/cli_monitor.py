@@ -63,7 +63,7 @@ def kpi(
     bucket: Annotated[str, typer.Option("--bucket", help="Period of the KPIs: week or month of the order date.")
                       ] = "week",
     forecast_periods: Annotated[Optional[int], typer.Option(
-        "--forecast-periods", min=0,
+        "--forecast-periods",
         help="Latest periods scored for forecast accuracy (default: 12 weeks or 3 months; 0: none).",
         show_default=False)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print rows, segments, periods and out as JSON.")] = False,
@@ -78,6 +78,9 @@ def kpi(
             raise SegplanError("--version ID is missing", hint="see `segplan versions` for the saved versions")
         target = _required_out(out)
         period = _choice("--bucket", bucket, BUCKETS)
+        if forecast_periods is not None and forecast_periods < 0:
+            raise SegplanError(f"--forecast-periods {forecast_periods} is below 0",
+                               hint="give the number of latest periods to score, or 0 for none")
         with _open_store(ctx, db) as store:
             report = kpi_report(store, version, period, forecast_periods=forecast_periods)
         frame = report.table

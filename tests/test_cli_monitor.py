@@ -87,6 +87,7 @@ def test_kpi_forecast_periods_zero_skips_forecast_accuracy(tiny_file, tmp_path):
 @pytest.mark.parametrize("args, words", [
     (["--version", "999"], "version 999 does not exist"),
     (["--version", "{product}", "--bucket", "day"], "--bucket 'day' is unknown"),
+    (["--version", "{product}", "--forecast-periods", "-1"], "--forecast-periods -1 is below 0"),
     (["--version", "{product}", "--no-out"], "--out FILE.csv is missing"),
     (["--out-only"], "--version ID is missing"),
 ])
