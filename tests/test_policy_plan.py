@@ -30,11 +30,11 @@ def test_migration_3_applies_to_a_version_2_file(tmp_path, monkeypatch):
             with old.transaction() as cur:
                 cur.execute("INSERT INTO products (product_id, unit_cost) VALUES ('P1', 2.5)")
     with Store(path) as new:
-        assert new.schema_version() == 3
+        assert new.schema_version() == core.store.SCHEMA_VERSION
         assert set(POLICY_TABLES) <= tables_of(new)
         assert new.cursor().execute("SELECT unit_cost FROM products").fetchall() == [(2.5,)]
     with Store(path) as again:
-        assert again.schema_version() == 3
+        assert again.schema_version() == core.store.SCHEMA_VERSION
 
 
 @pytest.fixture(scope="module")
