@@ -22,8 +22,6 @@ ensure_entry()
 BADGES = {"draft": ("gray", ":material/edit_note:"), "submitted": ("orange", ":material/pending:"),
           "approved": ("green", ":material/verified:"), "rejected": ("red", ":material/block:"),
           "superseded": ("violet", ":material/history:")}
-MARKS = {"draft": "⚪ draft", "submitted": "🟠 submitted", "approved": "🟢 approved", "rejected": "🔴 rejected",
-         "superseded": "🟣 superseded"}
 
 user = st.session_state.get("user_name", LOCAL_ADMIN)
 role = st.session_state.get("role", "admin")
@@ -85,7 +83,7 @@ else:
                icon=":material/verified:")
 
 table = of_level.assign(
-    state=[MARKS.get(s, s) for s in of_level["status"]],
+    state=of_level["status"],
     submitted_by=[decided[int(v)]["submitted_by"] for v in of_level["version_id"]],
     submitted_at=[decided[int(v)]["submitted_at"] for v in of_level["version_id"]],
     approved_by=[decided[int(v)]["approved_by"] for v in of_level["version_id"]],
@@ -94,14 +92,17 @@ table = of_level.assign(
 st.dataframe(table[["version_id", "state", "created_at", "user_name", "method", "k", "items", "submitted_by",
                     "submitted_at", "approved_by", "approved_at", "note"]],
              hide_index=True, width="stretch", key="appr_versions",
-             column_config={"version_id": "version", "user_name": "saved by",
+             column_config={"version_id": "version", "user_name": "saved by", "submitted_by": "submitted by",
+                            "approved_by": "approved by",
                             "created_at": st.column_config.DatetimeColumn("saved", format="YYYY-MM-DD HH:mm"),
                             "submitted_at": st.column_config.DatetimeColumn("submitted", format="YYYY-MM-DD HH:mm"),
                             "approved_at": st.column_config.DatetimeColumn("approved", format="YYYY-MM-DD HH:mm")})
 
 ids = [int(v) for v in of_level["version_id"]]
-version_id = st.selectbox("Version", ids, key=f"appr_version_{level}",
-                          format_func=lambda v: f"Version {v} ({decided[v]['status']})",
+described = {int(r.version_id): f"Version {r.version_id}: {r.method}, {r.k} segments, saved {r.created_at:%Y-%m-%d %H:%M}"
+             for r in of_level.itertuples()}
+# the label holds nothing that changes (a state in it would show stale in the open widget)
+version_id = st.selectbox("Version", ids, key=f"appr_version_{level}", format_func=described.get,
                           help="Newest first. The actions below are those your role may take on this version.")
 status = str(decided[version_id]["status"])
 submitted_by = decided[version_id]["submitted_by"]
@@ -173,7 +174,8 @@ with history:
         st.dataframe(events[["event_at", "user_name", "action", "status_before", "status_after", "reason"]],
                      hide_index=True, width="stretch", key="appr_history",
                      column_config={"event_at": st.column_config.DatetimeColumn("when", format="YYYY-MM-DD HH:mm"),
-                                    "user_name": "who"})
+                                    "user_name": "who", "status_before": "state before",
+                                    "status_after": "state after"})
 
 # -- overrides --------------------------------------------------------------------------------
 st.subheader("Overrides")

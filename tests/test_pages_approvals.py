@@ -67,7 +67,7 @@ def test_draft_version_as_local_admin_override_and_draft_exports(db):
         v = save_rules_version(store, ITEMS, NAMES)
     at = open_page()
     assert "No product version is in force yet" in texts(at)
-    assert at.dataframe[0].value["state"].tolist() == ["⚪ draft"]
+    assert at.dataframe[0].value["state"].tolist() == ["draft"]
     assert button(at, "appr_submit_button").label == "Submit for approval"
     downloads = [d for d in at.get("download_button")]
     assert [d.proto.label for d in downloads] == ["Assignments CSV (DRAFT)", "Assignments PARQUET (DRAFT)",
@@ -100,7 +100,7 @@ def test_planner_submits_the_submitter_cannot_decide_another_approves(db):
     button(planner, "appr_submit_button").click().run()
     no_exception(planner)
     assert f"Version {v} submitted for approval." in [s.value for s in planner.success]
-    assert planner.dataframe[0].value["state"].tolist() == ["🟠 submitted"]
+    assert planner.dataframe[0].value["state"].tolist() == ["submitted"]
     assert "Waiting for an approver" in texts(planner)
     assert status(db, v) == "submitted"
 
@@ -133,7 +133,7 @@ def test_planner_submits_the_submitter_cannot_decide_another_approves(db):
     again = open_page("pat")   # the planner's next visit sees it too
     assert f"In force: version {v}**" in texts(again)
     states = dict(zip(again.dataframe[0].value["version_id"], again.dataframe[0].value["state"], strict=True))
-    assert states == {v: "🟢 approved", v2: "🟠 submitted"}
+    assert states == {v: "approved", v2: "submitted"}
     assert "Planners and admins add overrides" not in texts(again)
     assert f"Version {v2} is submitted: its overrides are locked" in texts(again)  # newest selected first
 
