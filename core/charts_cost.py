@@ -170,7 +170,8 @@ def activity_cost_chart(by_segment: pd.DataFrame, currency: str | None = None) -
             tooltip=[alt.Tooltip("segment_label:N", title="segment"), alt.Tooltip("activity:N"),
                      alt.Tooltip("cost:Q", title=f"cost ({unit})", format=",.0f")],
         )
-        .properties(height=110 + 32 * len(by_segment))
+        # as tall as the cost-margin chart beside it, so that every segment keeps its label
+        .properties(height=90 + 54 * len(by_segment))
     )
 
 

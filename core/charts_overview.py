@@ -131,7 +131,7 @@ def status_grid_chart(rows: pd.DataFrame, period_label: str) -> alt.LayerChart:
     segments = list(dict.fromkeys(frame["segment_label"].astype(str)))
     base = alt.Chart(frame).encode(
         x=alt.X("name:N", title=None, sort=list(HEADLINE_KPIS.values()),
-                axis=alt.Axis(orient="top", labelAngle=0, labelFontSize=15)),
+                axis=alt.Axis(orient="top", labelAngle=0, labelFontSize=15, labelLimit=400)),
         y=alt.Y("segment_label:N", title="segment", sort=segments, axis=alt.Axis(labelFontSize=15)),
     )
     cells = base.mark_rect(stroke="white", strokeWidth=3).encode(

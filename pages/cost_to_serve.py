@@ -34,6 +34,25 @@ def _volumes(db_path: str, version: str) -> dict[str, float]:
     return driver_volumes(get_store())
 
 
+def number_columns(frame: pd.DataFrame, money: bool) -> dict:
+    """Column settings for a cost table: activities by name, amounts and volumes in readable units."""
+    config: dict = {c: st.column_config.NumberColumn(c.replace("_", " "), format="localized")
+                    for c in ("orders", "order_lines", "units", "shipments", "weight_kg", "return_lines")}
+    if money:
+        config.update({c: st.column_config.NumberColumn(charts.activity_name(c), format="localized")
+                       for c in charts.activity_columns(frame)})
+        config.update({c: st.column_config.NumberColumn(c.replace("_", " "), format="localized")
+                       for c in ("cost_to_serve", "revenue", "cost_of_goods", "gross_margin", "profit")})
+    return config
+
+
+def rounded(frame: pd.DataFrame, decimals: int) -> pd.DataFrame:
+    """Money to ``decimals``, allocated volumes (a third of an order) to 2: what a table needs to be read."""
+    money = [*charts.activity_columns(frame), "cost_to_serve", "revenue", "cost_of_goods", "gross_margin", "profit"]
+    return frame.round({**{c: decimals for c in money if c in frame.columns},
+                        **{c: 2 for c in ("orders", "shipments", "weight_kg") if c in frame.columns}})
+
+
 st.title("Cost to serve")
 st.caption("What it costs to serve each customer or product (activity-based: each activity's rate times how often "
            "its driver occurs in the order lines), what is left of the gross margin after it, and which customers, "
@@ -150,8 +169,9 @@ else:
             left, right = st.columns(2)
             left.altair_chart(charts.cost_margin_chart(by_segment, frame.attrs.get("currency")), width="stretch")
             right.altair_chart(charts.activity_cost_chart(by_segment, frame.attrs.get("currency")), width="stretch")
-        shown = by_segment if money else mask_money(by_segment)
+        shown = rounded(by_segment, 0) if money else mask_money(by_segment)
         st.dataframe(shown, hide_index=True, width="stretch", column_config={
+            **number_columns(by_segment, money),
             "segment": None,
             "segment_label": st.column_config.TextColumn("segment"),
             "items": st.column_config.NumberColumn(items, format="localized"),
@@ -160,13 +180,21 @@ else:
             "cost_to_serve_pct_of_revenue": st.column_config.NumberColumn("cost to serve (% of revenue)", format="%.1f"),
         })
         if money:
-            st.markdown("**Which segments subsidise which**")
             flows = subsidies(frame)
             if flows.empty:
-                st.success("No segment loses money as a whole, so none is carried by another. Loss-making "
+                st.success("**No segment loses money as a whole, so none is carried by another.** Loss-making "
                            f"{items} inside a segment are counted in the table above.", icon=":material/check_circle:")
             else:
-                st.altair_chart(charts.subsidy_chart(flows, frame.attrs.get("currency")), width="stretch")
+                left, right = st.columns(2)
+                left.altair_chart(charts.subsidy_chart(flows, frame.attrs.get("currency")), width="stretch")
+                right.dataframe(flows.round(1), hide_index=True, width="stretch", column_order=[
+                    "from_segment_label", "to_segment_label", "transfer", "transfer_pct_of_from_profit", "from_profit",
+                    "to_loss"], column_config={
+                    "from_segment_label": "pays", "to_segment_label": "carries",
+                    "transfer": st.column_config.NumberColumn(f"transfer ({currency})", format="localized"),
+                    "transfer_pct_of_from_profit": st.column_config.NumberColumn("% of the payer's profit"),
+                    "from_profit": st.column_config.NumberColumn(f"payer's profit ({currency})", format="localized"),
+                    "to_loss": st.column_config.NumberColumn(f"loss carried ({currency})", format="localized")})
 
 # -- per item ----------------------------------------------------------------------------------
 st.subheader(f"Per {LEVEL_NAMES[level]}")
@@ -175,13 +203,13 @@ activities = charts.activity_columns(frame)
 volumes_cols = ["orders", "order_lines", "units", "shipments", "weight_kg", "return_lines"]
 columns = [key, *(["segment_label"] if with_segments else []), *activities, "cost_to_serve", "revenue",
            "gross_margin", "profit", *volumes_cols]
-table = frame[columns].sort_values("profit", na_position="last", kind="stable") if money else frame[columns]
-table = table if money else mask_money(table)
+table = rounded(frame[columns].sort_values("profit", na_position="last", kind="stable"), 2) if money \
+    else mask_money(frame[columns])
 st.caption("Sort by any column by clicking its header." + (" Least profitable first." if money else ""))
 st.dataframe(table, hide_index=True, width="stretch", column_config={
     key: st.column_config.TextColumn(LEVEL_NAMES[level]),
     "segment_label": st.column_config.TextColumn("segment"),
-    **{c: st.column_config.NumberColumn(charts.activity_name(c), format="%.2f") for c in activities if money},
+    **number_columns(frame, money),
 })
 st.download_button(f"Download the cost to serve per {LEVEL_NAMES[level]} (CSV)", table.to_csv(index=False).encode(),
                    f"cost_to_serve_{level}.csv", "text/csv", icon=":material/download:")

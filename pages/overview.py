@@ -182,7 +182,8 @@ for cell, (kpi, name) in zip(st.columns(len(charts.HEADLINE_KPIS)), charts.HEADL
     cell.metric(name, charts.kpi_text(kpi, row["value"]), charts.change_text(kpi, row["change"]), border=True,
                 delta_color="inverse" if kpi == "order_cycle_time_days" else "normal",
                 help=f"Target: {target}")
-    cell.badge(f"{charts.STATUS_NAMES[row['status']]} · target {target}", color=STATUS_BADGES[row["status"]])
+    words = charts.STATUS_NAMES[row["status"]] + (f" · target {target}" if pd.notna(row["target"]) else "")
+    cell.badge(words, color=STATUS_BADGES[row["status"]])
 
 st.altair_chart(charts.status_grid_chart(rows, period_words), width="stretch")
 
@@ -208,6 +209,8 @@ else:
         show_error(err)
     else:
         currency = charts_cost.currency_name(by_segment.attrs.get("currency"))
+        st.caption(f"Over the whole order history, not the period: {labels.get(segment, segment)} and every "
+                   "segment of the version.")
         this = by_segment[by_segment["segment"].astype(str) == segment]
         if len(this):
             one = this.iloc[0]
