@@ -226,3 +226,41 @@ def test_each_move_leaves_one_audit_event_with_status_before_after_and_reason(te
         "draft", "submitted", "draft", "submitted", "rejected", "approved", "submitted", "approved", "superseded"]
     assert list(trail["reason"].fillna("-"))[:4] == ["first cut", "looks right", "-", "P3 is wrong"]
     assert verify_chain(team).intact
+
+
+def test_concurrent_approvals_leave_one_version_in_force(team):
+    """Two approvers at once, from two threads on one store: on the same version one wins and the other
+    is refused; on two versions of a level both pass in turn and exactly one stays approved."""
+    import threading
+
+    same = save_rules_version(team, ITEMS)
+    first, second = save_rules_version(team, ITEMS), save_rules_version(team, ITEMS)
+    for v in (same, first, second):
+        approval.submit(team, v, "pat")
+
+    def race(calls):
+        barrier = threading.Barrier(len(calls))
+        outcomes = [None] * len(calls)
+
+        def run(i, call):
+            barrier.wait()
+            try:
+                outcomes[i] = call()
+            except SegplanError as exc:
+                outcomes[i] = exc
+
+        threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return outcomes
+
+    outcomes = race([lambda: approval.approve(team, same, "anna"), lambda: approval.approve(team, same, "alex")])
+    assert sorted(type(o).__name__ for o in outcomes) == ["SegplanError", "Transition"]
+    assert "is approved" in str(next(o for o in outcomes if isinstance(o, SegplanError)))
+    race([lambda: approval.approve(team, first, "anna"), lambda: approval.approve(team, second, "alex")])
+    statuses = {v: status(team, v) for v in (same, first, second)}
+    assert sorted(statuses.values()) == ["approved", "superseded", "superseded"]
+    assert version_in_force(team, "product") in (first, second)
+    assert team.cursor().execute("SELECT count(*) FROM segment_versions WHERE status = 'approved'").fetchone()[0] == 1
