@@ -14,7 +14,6 @@ import altair as alt
 import pandas as pd
 
 from core.alerts import KPI_NAMES, KPI_UNITS, rule_words
-from core.charts import _title
 
 #: Colours: values and limits quiet, breaks red (as the status colours of the page), target green.
 VALUE_COLOUR = "#1f6feb"
@@ -99,8 +98,11 @@ def control_chart(points: pd.DataFrame, kpi: str, *, segment_label: str, target:
     n_breaks = int(frame["broken"].sum())
     method = "p-chart, limits vary with the lines per period" if (len(frame) and frame["chart"].iloc[0] == "p") \
         else "individuals (XmR) chart"
-    subtitle = (f"{method}; {n_breaks} point{'s' if n_breaks != 1 else ''} breaking a Western Electric rule (red)"
-                + (f"; dashed green: target {float(target):{number}}" if target is not None and pd.notna(target) else ""))
+    # Two subtitle lines: one line is cut off in a half-width chart.
+    subtitle = [f"{method}; dotted: control limits",
+                f"{n_breaks} point{'s' if n_breaks != 1 else ''} breaking a Western Electric rule (red)"
+                + (f"; dashed green: target {float(target):{number}}" if target is not None and pd.notna(target) else "")]
     return alt.layer(*layers).properties(
-        title=_title(f"{KPI_NAMES.get(kpi, kpi)} of «{segment_label}»", subtitle), height=height,
+        title=alt.TitleParams(text=f"{KPI_NAMES.get(kpi, kpi)} of «{segment_label}»", subtitle=subtitle, anchor="start"),
+        height=height,
     )

@@ -1,0 +1,109 @@
+"""A journey in a real browser on pages/monitor.py: open Monitor, see the control charts, choose a flagged
+point, see its order lines.
+
+The shared server of browser_support has order lines without delivery dates; this module starts
+its own over the tiny sample (with deliveries) and a saved k-means version.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from browser_support import (  # noqa: F401  (fixtures)
+    ROOT,
+    _wait_healthy,
+    browser,
+    free_port,
+    page,
+    require_chromium,
+    settle,
+    shown_exceptions,
+)
+from core.alerts import control_alerts
+from core.sample import build_tiny_database
+from core.store import Store
+from core.versions import run_segmentation
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def flagged(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, object]:
+    """The tiny sample with version 1 (product, k-means) and its OTIF rule breaks, newest first."""
+    path = tmp_path_factory.mktemp("browser_monitor") / "monitor.duckdb"
+    with Store(path) as store:
+        build_tiny_database(store)
+        version = run_segmentation(store, "product", "kmeans", k=2, min_share=0).version_id
+        breaks = control_alerts(store, version, "week", ["otif"])
+    return str(path), breaks
+
+
+@pytest.fixture(scope="module")
+def app_url(flagged) -> Iterator[str]:
+    """`streamlit run app.py` over the tiny sample (only the server opens the file from here on)."""
+    require_chromium()
+    db_path, _ = flagged
+    port = free_port()
+    log_path = Path(db_path).with_suffix(".log")
+    with log_path.open("w") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
+             f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false",
+             "--server.fileWatcherType=none"],
+            cwd=ROOT, env={**os.environ, "SEGPLAN_DB": db_path}, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    base_url = f"http://localhost:{port}"
+    try:
+        _wait_healthy(base_url, server, log_path)
+        yield base_url
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)  # its own session: ends the server and nothing else
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
+def test_monitor_charts_a_flagged_point_and_its_order_lines(page, app_url, flagged):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    _, breaks = flagged
+    assert len(breaks) >= 2
+    page.goto(app_url + "/monitor")
+    settle(page)
+    page.get_by_role("heading", name="Monitor", exact=True).wait_for()
+    assert shown_exceptions(page) == []
+    page.locator('[data-testid="stVegaLiteChart"]').first.wait_for()
+    assert page.locator('[data-testid="stVegaLiteChart"]').count() == 2  # one OTIF chart per segment
+    assert page.get_by_text("Control charts: OTIF").count() == 1
+    lines = page.locator('[data-testid="stMetric"]').filter(
+        has=page.locator('[data-testid="stMetricLabel"]').get_by_text("Lines", exact=True))
+    first = breaks.iloc[0]
+    assert lines.locator('[data-testid="stMetricValue"]').inner_text() == f"{int(first['lines']):,}"
+
+    # choose the oldest flagged point in the list: its lines follow
+    last = breaks.iloc[-1]
+    option = page.get_by_role("option").filter(has_text=f"{last['segment_label']} · week of {last['period']:%Y-%m-%d}")
+    for _ in range(3):  # a rerun from the charts' selection state can close the list as it opens
+        settle(page)
+        page.locator(".st-key-mon_point-1-week-otif").get_by_role("combobox").click()
+        try:
+            option.wait_for(timeout=5_000)
+            break
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+    option.click()
+    settle(page)
+    assert shown_exceptions(page) == []
+    assert lines.locator('[data-testid="stMetricValue"]').inner_text() == f"{int(last['lines']):,}"
+    # status, rule breaks and the order lines of the point (the Alerts tab is hidden)
+    assert page.locator('[data-testid="stDataFrame"]:visible').count() == 3
