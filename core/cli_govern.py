@@ -112,7 +112,7 @@ def override(
     user: UserOption,
     reason: Annotated[str, typer.Option("--reason", help="Why the item belongs there (required).")],
     expires: Annotated[Optional[str], typer.Option(
-        "--expires", help="Last day before it stops applying, YYYY-MM-DD (default: no expiry).",
+        "--expires", help="The day it stops applying, YYYY-MM-DD (it applies up to the day before; default: no expiry).",
         show_default=False)] = None,
     as_json: JsonOption = False,
     db: DbOption = None,

@@ -207,3 +207,23 @@ def test_carry_over_takes_the_newest_earlier_version_when_none_is_in_force(team)
     assert sorted(overrides(team, v3)["item"]) == ["P1", "P2"]   # v2 had carried P1 from v1
     other = save_rules_version(team, {"C1": "K"}, level="customer")
     assert overrides(team, other).empty and carry_over_report(team, other) is None
+
+
+def test_clustering_version_keeps_whole_number_segments(tiny):
+    """On a k-means version of the tiny sample, segments are whole numbers before and after an override."""
+    from core.versions import assignments, run_segmentation
+
+    saved = run_segmentation(tiny, "product", "kmeans", k=3, user="pat")
+    frame = assignments(tiny, saved.version_id)
+    item = frame.loc[0, "product_id"]
+    model = int(frame.loc[0, "segment"])
+    target = next(s for s in sorted(frame["segment"].unique()) if s != model)
+    label = saved.result.label_of(target)
+    add_override(tiny, saved.version_id, item, label, "pat", "moved by name")
+    effective = effective_assignments(tiny, saved.version_id)
+    assert effective["segment"].dtype.kind == "i" and effective["model_segment"].dtype.kind == "i"
+    assert (effective.loc[0, "segment"], effective.loc[0, "model_segment"]) == (target, model)
+    assert effective.loc[0, "segment_label"] == label
+    unchanged = effective.iloc[1:]
+    assert (unchanged["segment"] == unchanged["model_segment"]).all() and not unchanged["overridden"].any()
+    assert list(effective["segment_label"].iloc[1:]) == list(frame["segment_label"].iloc[1:])
