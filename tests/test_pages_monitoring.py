@@ -7,7 +7,6 @@ cost rates; with a rate in a second currency. A viewer account checks the money 
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from core.sample import build_tiny_database
 from core.store import Store
 from core.users import add_user
 from core.versions import run_segmentation
+from test_pages_policy import chart_titles, empty_db, metrics, no_exception  # noqa: F401  (empty_db: fixture)
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 OVERVIEW = "pages/overview.py"
@@ -41,13 +41,6 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def loaded(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "tiny.duckdb"
     shutil.copy(template, path)
-    monkeypatch.setenv("SEGPLAN_DB", str(path))
-    return path
-
-
-@pytest.fixture
-def empty_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "empty.duckdb"
     monkeypatch.setenv("SEGPLAN_DB", str(path))
     return path
 
@@ -75,23 +68,6 @@ def open_page(page: str, params: dict[str, str] | None = None, session: dict[str
     at.run()
     no_exception(at)
     return at
-
-
-def no_exception(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-
-
-def metrics(at: AppTest) -> dict[str, tuple[str, str]]:
-    return {m.label: (m.value, m.delta) for m in at.metric}
-
-
-def chart_titles(at: AppTest) -> list[str]:
-    titles = []
-    for chart in at.get("vega_lite_chart"):
-        spec = json.loads(chart.proto.spec)
-        title = spec.get("title") or next((part.get("title") for part in spec.get("layer", []) if part.get("title")), None)
-        titles.append(title["text"] if isinstance(title, dict) else str(title))
-    return titles
 
 
 def texts(at: AppTest, *kinds: str) -> str:
@@ -266,3 +242,11 @@ def test_overview_of_a_version_without_order_lines_says_so(loaded: Path):
     change(loaded, "DELETE FROM orders")
     at = open_page(OVERVIEW)
     assert "No order lines to measure" in texts(at, "info")
+
+
+def test_a_business_that_loses_money_overall_has_no_whale_curve_but_a_reason(loaded: Path):
+    change(loaded, "UPDATE orders SET cost_amount = NULL, unit_cost = 2 * unit_price")
+    at = open_page(COST)
+    assert "the whale curve is scaled by it and needs it positive" in at.error[0].value
+    assert "Whale curve: where the profit is made and lost" not in chart_titles(at)
+    assert frame_with(at, "customer_id")["profit"].lt(0).all()   # the rest of the page is still there
