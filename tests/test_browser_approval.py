@@ -104,6 +104,13 @@ def test_planner_submits_and_another_user_approves_both_see_it(browser, app_url,
         page_text.get_by_text("No product version is in force yet").wait_for()
         assert approver.get_by_role("button", name="Submit for approval").count() == 0  # not an approver's step
 
+        with planner.expect_download() as draft:   # before approval: only as a draft
+            planner.get_by_role("button", name="Assignments CSV (DRAFT)").click()
+        assert draft.value.suggested_filename == "assignments_v1_DRAFT.csv"
+        draft_file = tmp_path / "draft.csv"
+        draft.value.save_as(draft_file)
+        assert all(",draft,True,," in line for line in draft_file.read_text().splitlines()[1:])
+
         planner.get_by_label("Note for the approver (optional)").fill("ready for S&OP")
         planner.get_by_role("button", name="Submit for approval").click()
         settle(planner)

@@ -146,3 +146,43 @@ def test_viewer_sees_states_but_no_actions_and_no_draft_export(db):
     assert "Planners and admins submit versions; you are signed in as vic (viewer)." in texts(at)
     assert all(d.proto.disabled for d in at.get("download_button"))
     assert not [b for b in at.button if b.key in ("appr_submit_button", "appr_add")]
+
+
+def test_restore_a_superseded_version_and_withdraw_an_override(db):
+    from core import approval
+    from core.overrides import add_override
+
+    with Store(db) as store:
+        add_team(store)
+        v1 = save_rules_version(store, ITEMS, NAMES)
+        approval.submit(store, v1, "pat")
+        approval.approve(store, v1, "anna")
+        v2 = save_rules_version(store, ITEMS, NAMES)
+        override = add_override(store, v2, "P1", "B", "pat", "slow now")
+        approval.submit(store, v2, "paula")
+        approval.reject(store, v2, "anna", "check P2")   # rejected: editable again
+    planner = open_page("pat")
+    assert planner.selectbox(key="appr_version_product").value == v2
+    assert "Withdraw" in [b.label for b in planner.button]
+    planner.button(key="appr_withdraw").click().run()
+    no_exception(planner)
+    assert f"Override {override} withdrawn: the item is back in the model's segment." in [s.value for s in planner.success]
+    listed = next(d.value for d in planner.dataframe if "model" in d.value.columns)
+    assert listed["active"].tolist() == [False] and listed["withdrawn_by"].tolist() == ["pat"]
+
+    with Store(db) as store:
+        approval.submit(store, v2, "paula")
+        approval.approve(store, v2, "alex")                # v1 superseded
+    approver = open_page("anna")
+    approver.selectbox(key="appr_version_product").select(v1).run()
+    assert "Superseded by a newer approved version." in texts(approver)
+    approver.button(key="appr_restore").click().run()     # no reason: refused, shown
+    no_exception(approver)
+    assert any("a reason is needed to restore" in e.value for e in approver.error)
+    approver.selectbox(key="appr_version_product").select(v1).run()
+    approver.text_input(key="appr_restore_reason").input("v2 cut service")
+    approver.button(key="appr_restore").click().run()
+    no_exception(approver)
+    assert f"Version {v1} restored: it is in force again; version {v2} is superseded." in [
+        s.value for s in approver.success]
+    assert (status(db, v1), status(db, v2)) == ("approved", "superseded")
