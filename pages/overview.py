@@ -155,6 +155,9 @@ for warning in link_warnings:
 with st.sidebar:
     keep_valid("ov_segment", segments, segments[0])
     segment = st.selectbox("Segment", segments, key="ov_segment", format_func=lambda s: labels.get(s, s))
+    remembered = st.session_state.get("ov_period")
+    if remembered is not None and remembered not in periods:   # weeks <-> months: stay at the same time
+        st.session_state["ov_period"] = charts.period_start(remembered, bucket)
     keep_valid("ov_period", periods, latest)
     period = st.selectbox("Period shown", periods[::-1], key="ov_period",
                           format_func=lambda p: charts.period_name(p, bucket) + (" (running)" if p > latest else ""),

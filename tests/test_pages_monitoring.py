@@ -200,6 +200,12 @@ def test_overview_link_selects_version_segment_and_period(loaded: Path):
     assert not any("could not be followed" in w.value for w in at.warning)
     assert at.query_params["segment"] == wanted and at.query_params["period"] == "2025-03-17"
 
+    # months instead of weeks: the same time, its month
+    at.radio(key="ov_bucket").set_value("month").run()
+    no_exception(at)
+    assert str(at.selectbox(key="ov_period").value) == "2025-03-01"
+    assert at.query_params["bucket"] == "month" and at.query_params["period"] == "2025-03-01"
+
     # a change of the selection rewrites the URL and the link
     at.selectbox(key="ov_segment").set_value(segments[0]).run()
     no_exception(at)
