@@ -67,7 +67,7 @@ def export_frame(store: Store, version_id: int, what: str = "assignments",
     from core.approval import decision
     from core.features import key_columns
     from core.overrides import effective_assignments
-    from core.policy_plan import version_info, version_policies
+    from core.policy_plan import version_policies
     from core.versions import _final_names, _header
 
     if what not in WHATS:
@@ -81,7 +81,6 @@ def export_frame(store: Store, version_id: int, what: str = "assignments",
         frame = effective_assignments(store, vid)[[*keys, "segment", "segment_label", "model_segment", "overridden",
                                                    "override_reason"]]
     else:
-        version_info(store, vid)
         names = _final_names(header)
         frame = pd.DataFrame([asdict(p) for p in version_policies(store, vid)])
         frame.insert(1, "segment_label", frame["segment"].map(names))
