@@ -107,3 +107,43 @@ def test_monitor_charts_a_flagged_point_and_its_order_lines(page, app_url, flagg
     assert lines.locator('[data-testid="stMetricValue"]').inner_text() == f"{int(last['lines']):,}"
     # status, rule breaks and the order lines of the point (the Alerts tab is hidden)
     assert page.locator('[data-testid="stDataFrame"]:visible').count() == 3
+
+
+def red_point_centres(png: bytes) -> list[tuple[int, int]]:
+    """Centres (x, y in CSS pixels) of the red rule-break marks in a chart screenshot, left to right."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+    from scipy import ndimage
+
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    red = (np.abs(pixels[..., 0] - 0xCF) < 25) & (np.abs(pixels[..., 1] - 0x22) < 30) & (np.abs(pixels[..., 2] - 0x2E) < 30)
+    labels, count = ndimage.label(red)
+    centres = [ndimage.center_of_mass(red, labels, i) for i in range(1, count + 1)]
+    sizes = ndimage.sum(red, labels, range(1, count + 1))
+    return sorted((int(x), int(y)) for (y, x), size in zip(centres, sizes, strict=True) if size >= 20)
+
+
+def test_clicking_a_red_point_drills_into_its_lines(page, app_url, flagged):
+    _, breaks = flagged
+    page.goto(app_url + "/monitor")
+    settle(page)
+    chart = page.locator('[data-testid="stVegaLiteChart"]').first
+    chart.wait_for()
+    page.wait_for_timeout(500)  # let Vega draw
+    settle(page)
+    first_segment = breaks[breaks["segment"] == breaks["segment"].min()].sort_values("period")
+    points = red_point_centres(chart.screenshot())
+    assert len(points) == len(first_segment)
+    box = chart.bounding_box()
+    x, y = points[-1]  # the newest break of the first segment
+    page.mouse.click(box["x"] + x, box["y"] + y)
+    settle(page)
+    newest = first_segment.iloc[-1]
+    chosen = page.locator(".st-key-mon_point-1-week-otif").get_by_role("combobox")
+    assert f"week of {newest['period']:%Y-%m-%d}" in chosen.input_value()
+    lines = page.locator('[data-testid="stMetric"]').filter(
+        has=page.locator('[data-testid="stMetricLabel"]').get_by_text("Lines", exact=True))
+    assert lines.locator('[data-testid="stMetricValue"]').inner_text() == f"{int(newest['lines']):,}"
+    assert shown_exceptions(page) == []
