@@ -12,7 +12,7 @@ from core.errors import SegplanError
 from core.export import FINAL_STATES, draft_name, export_version
 from core.overrides import add_override, carry_over_report, key_text, overrides, withdraw_override
 from core.users import LOCAL_ADMIN
-from core.versions import assignments, load_version, version_in_force
+from core.versions import load_version, version_in_force
 from ui.controls import LEVEL_NAMES
 from ui.state import ensure_entry, get_store, saved_versions, user_errors
 
@@ -35,6 +35,16 @@ def done(message: str) -> None:
 
 def when(value: object) -> str:
     return f"{value:%Y-%m-%d %H:%M}" if value is not None and value == value else "-"
+
+
+def four_eyes(step: str) -> str:
+    """Why the submitter's decision buttons are off; with no accounts, how to get a second person."""
+    text = f"You submitted this version, so another approver has to {step} (maker-checker)."
+    if user == LOCAL_ADMIN:
+        text += (" With no accounts everyone here is the local admin: create accounts (`segplan user add`) so "
+                 "that an approver can sign in, or decide from the command line as another person "
+                 "(`segplan approve --version ID --user NAME`).")
+    return text
 
 
 def export_bytes(store, version_id: int, what: str, fmt: str, name: str, who: str) -> bytes:
@@ -132,8 +142,7 @@ with actions:
             st.caption(f"Waiting for an approver; you are signed in as {user} ({role}).")
         else:
             if is_submitter:
-                st.info("You submitted this version, so another approver has to decide (maker-checker).",
-                        icon=":material/group:")
+                st.info(four_eyes("decide"), icon=":material/group:")
             with st.form("appr_decide", clear_on_submit=True):
                 reason = st.text_area("Reason (required to reject)", disabled=is_submitter, key="appr_reason")
                 approve_col, reject_col = st.columns(2)
@@ -154,8 +163,7 @@ with actions:
         st.write("Superseded by a newer approved version.")
         if can(role, "approve"):
             if is_submitter:
-                st.info("You submitted this version, so another approver has to restore it (maker-checker).",
-                        icon=":material/group:")
+                st.info(four_eyes("restore it"), icon=":material/group:")
             with st.form("appr_restore", clear_on_submit=True):
                 reason = st.text_input("Reason (required)", disabled=is_submitter, key="appr_restore_reason")
                 if st.form_submit_button("Restore", icon=":material/restore:", disabled=is_submitter, key="appr_restore"):
@@ -210,10 +218,9 @@ elif not editable:
                "rejected versions); the next saved version of the level carries the active ones over.")
 else:
     with user_errors(stop=False):
-        saved = load_version(store, version_id)
-        items = assignments(store, version_id)
-    names = {str(seg): name for seg, name in
-             zip(saved.result.profile["segment"], saved.result.profile["segment_label"], strict=True)}
+        saved = load_version(store, version_id).result
+    items = saved.assignments
+    names = {str(seg): saved.label_of(seg) for seg in saved.auto_names}
     keys = [key_text(getattr(r, "customer_id", None), getattr(r, "product_id", None))
             for r in items.itertuples(index=False)]
     add_col, withdraw_col = st.columns([3, 2])

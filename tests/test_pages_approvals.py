@@ -88,6 +88,11 @@ def test_draft_version_as_local_admin_override_and_draft_exports(db):
     listed = next(d.value for d in at.dataframe if "model" in d.value.columns)
     assert listed[["item", "segment", "model", "reason"]].values.tolist() == [["P3", "A", "disagrees", "new contract"]]
     assert status(db, v) == "draft"
+    # with no accounts everyone is the local admin: the submitter cannot approve and is told how to get a second person
+    button(at, "appr_submit_button").click().run()
+    no_exception(at)
+    assert button(at, "appr_approve").disabled
+    assert "everyone here is the local admin" in texts(at) and "segplan approve --version ID --user NAME" in texts(at)
 
 
 def test_planner_submits_the_submitter_cannot_decide_another_approves(db):
