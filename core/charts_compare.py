@@ -54,7 +54,7 @@ def migration_heatmap(diff: VersionDiff) -> alt.LayerChart:
     return alt.layer(rect, text).properties(
         title=_title(f"Migration matrix: version {diff.a} → version {diff.b}",
                      "number of items in each segment of A (rows) and B (columns); equal names = stayed"),
-        height=80 + 40 * len(rows))
+        height=170 + 44 * len(rows))  # the app theme fits title and axes inside the height
 
 
 def _node_colours(names: Sequence[str], absent: str) -> list[str]:
@@ -120,9 +120,9 @@ def movers_table(diff: VersionDiff, features: Sequence[str] | None = None,
 
 
 def column_title(column: str, a: int, b: int, units: dict[str, str] | None = None) -> str:
-    """A movers / impact column as the planner reads it: "revenue (currency) in 3", "cv change"."""
+    """A movers / impact column as the planner reads it: "revenue (currency) in v3", "cv change"."""
     units = units or {}
-    for side, suffix in (("_a", f" in {a}"), ("_b", f" in {b}"), ("_change", " change")):
+    for side, suffix in (("_a", f" in v{a}"), ("_b", f" in v{b}"), ("_change", " change")):
         if column.endswith(side):
             name = column[: -len(side)]
             unit = units.get(name)

@@ -81,8 +81,8 @@ for note in diff.notes:
 
 # -- matrix and Sankey -----------------------------------------------------------------------------
 st.subheader("Where the items went")
-st.altair_chart(charts.migration_heatmap(diff), use_container_width=True)
-st.plotly_chart(charts.sankey_figure(diff), use_container_width=True)
+st.altair_chart(charts.migration_heatmap(diff), width="stretch")
+st.plotly_chart(charts.sankey_figure(diff), width="stretch")
 
 # -- movers ---------------------------------------------------------------------------------------
 st.subheader("Movers")
@@ -103,7 +103,7 @@ titles = {column: charts.column_title(column, a, b, units) for column in table.c
 config = {column: st.column_config.NumberColumn(title, format="%.3g" if column == "move_size" else "localized")
           for column, title in titles.items() if table[column].dtype.kind == "f"}
 config.update({column: title for column, title in titles.items() if column not in config})
-st.dataframe(table, hide_index=True, use_container_width=True, column_config=config)
+st.dataframe(table, hide_index=True, width="stretch", column_config=config)
 st.download_button("Download movers (CSV)", table.to_csv(index=False).encode(), f"movers_{a}_to_{b}.csv",
                    "text/csv", icon=":material/download:")
 
@@ -131,4 +131,4 @@ impact_config = {column: st.column_config.NumberColumn(title, format="localized"
                  if impact[column].dtype.kind in "fi" else title for column, title in impact_titles.items()}
 for column in ("service_level_a", "service_level_b"):
     impact_config[column] = st.column_config.NumberColumn(impact_titles[column], format="percent")
-st.dataframe(impact, hide_index=True, use_container_width=True, column_config=impact_config)
+st.dataframe(impact, hide_index=True, width="stretch", column_config=impact_config)
