@@ -616,6 +616,7 @@ def allocate(
 from core import cli_users  # noqa: E402,F401 - registers commands
 from core import cli_monitor  # noqa: E402,F401 - registers commands
 from core import cli_govern  # noqa: E402,F401 - registers commands
+from core import cli_alerts  # noqa: E402,F401 - registers commands
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())
