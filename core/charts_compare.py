@@ -111,7 +111,7 @@ def movers_table(diff: VersionDiff, features: Sequence[str] | None = None,
     if to_segments:
         movers = movers[movers["segment_b"].isin(list(to_segments))]
     chosen = list(diff.features if features is None else [f for f in features if f in diff.features])
-    columns = [*diff.keys, "segment_a", "segment_b", "move_size"]
+    columns = [*diff.keys, "segment_a", "segment_b", "overridden_a", "overridden_b", "move_size"]
     columns += [f"{f}_{side}" for f in chosen for side in ("a", "b", "change")]
     columns += [f"{field}_{side}" for field in POLICY_FIELDS for side in ("a", "b")]
     if diff.stock_computed:

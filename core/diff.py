@@ -8,7 +8,8 @@ DuckDB, from frames registered on this thread's cursor) and gives:
   (the planner's rename, else the automatic name). An item only in B is counted in the row
   ``(not in A)``, an item only in A in the column ``(not in B)``;
 * **flows**: the non-empty cells as (source, target, items), for a Sankey;
-* **movers**: every item whose segment name differs (items that entered or left included),
+* **movers**: every item whose segment name differs (items that entered or left included; whether
+  a planner's override put it there, per version),
   with each feature's value saved with A and with B (`core.version_features`, so a change of
   the data between the versions shows) and the change B - A, sorted by the size of the move:
   the distance travelled in feature space, each feature's change divided by its standard
@@ -22,9 +23,9 @@ DuckDB, from frames registered on this thread's cursor) and gives:
   both versions, so their change shows what the moves and the policies do, not how demand
   changed; customer-level versions hold no stock per customer, so there they are not given.
 
-Versions of different levels are refused. When `core.overrides` is present the effective
-assignments (the model's, with the planners' overrides applied) are compared and
-``assignments`` says so; otherwise the model's.
+Versions of different levels are refused. The effective assignments are compared: the
+model's with the planners' overrides active today applied (`core.overrides`); ``overridden``
+and the notes say how many items of each version that concerns.
 """
 
 from __future__ import annotations
@@ -65,10 +66,10 @@ class VersionDiff:
     b: int
     level: str
     keys: tuple[str, ...]
-    assignments: str               # "model" or "effective (with overrides)"
+    overridden: tuple[int, int]    # items of A and of B whose segment is a planner's override
     matrix: pd.DataFrame           # index: A's segments (+ NOT_IN_A), columns: B's (+ NOT_IN_B); items
     flows: pd.DataFrame            # source, target, items
-    movers: pd.DataFrame           # keys, segment_a, segment_b, move_size, <f>_a, <f>_b, <f>_change, policy
+    movers: pd.DataFrame           # keys, segment_a, segment_b, overridden_a/_b, move_size, <f>_a/_b/_change, policy
     features: tuple[str, ...]      # features compared (saved with both versions)
     pair_impact: pd.DataFrame      # segment_a, segment_b, items, policy fields _a/_b, stock sums _a/_b/_change
     stock_computed: bool           # whether safety stock and reorder point could be computed
@@ -97,13 +98,18 @@ def _segment_names(store: Store, version_id: int) -> list[tuple[str, str]]:
     return [(s, names.get(s, s)) for s in order]
 
 
-def _assigned(store: Store, version_id: int, keys: Sequence[str]) -> tuple[pd.DataFrame, str]:
-    """Keys, item_position, segment and segment_label of a version's items, and which assignments."""
-    columns = ", ".join(quote_ident(k) for k in keys)
-    frame = store.cursor().execute(
-        f"""SELECT {columns}, item_position, segment, segment_label FROM segment_assignments
-            WHERE version_id = ? ORDER BY item_position""", [version_id]).df()
-    return frame, "model"
+def _assigned(store: Store, version_id: int, keys: Sequence[str]) -> tuple[pd.DataFrame, int]:
+    """Keys, item_position, segment and segment_label (as text) of a version's items with the
+    overrides active today applied, and how many items are overridden."""
+    import numpy as np
+
+    from core.overrides import effective_assignments
+
+    frame = effective_assignments(store, version_id)   # in item_position order, as saved
+    out = frame[list(keys)].assign(item_position=np.arange(len(frame), dtype=np.int64),
+                                   segment=frame["segment"].astype(str), segment_label=frame["segment_label"].astype(str),
+                                   overridden=frame["overridden"].astype(bool))
+    return out, int(frame["overridden"].sum())
 
 
 def _policies(store: Store, version_id: int) -> dict[str, SegmentPolicy]:
@@ -168,11 +174,10 @@ def compare_versions(store: Store, a: int, b: int) -> VersionDiff:
             hint="choose two versions of one level (see `segplan versions`)")
     keys = list(key_columns(level))
     notes: list[str] = []
-    assigned_a, source_a = _assigned(store, a, keys)
-    assigned_b, source_b = _assigned(store, b, keys)
-    source = source_a if source_a == source_b else f"{source_a} (A), {source_b} (B)"
-    notes.append("Compared the model's assignments." if source == "model"
-                 else "Compared the effective assignments: the model's with the planners' overrides applied.")
+    assigned_a, overridden_a = _assigned(store, a, keys)
+    assigned_b, overridden_b = _assigned(store, b, keys)
+    notes.append(f"Compared the effective assignments: the model's with the planners' overrides active today "
+                 f"applied ({overridden_a:,} items overridden in version {a}, {overridden_b:,} in version {b}).")
     policies = {a: _policies(store, a), b: _policies(store, b)}
     plans: dict[int, pd.DataFrame | None] = {}
     if level == "customer":
@@ -184,6 +189,9 @@ def compare_versions(store: Store, a: int, b: int) -> VersionDiff:
         if all(p is not None for p in plans.values()):
             notes.append("Safety stock and reorder point of both versions are computed on the data loaded now, "
                          "so their change shows what the moves and the policies do, not how demand changed.")
+            if overridden_a or overridden_b:
+                notes.append("Stock figures of overridden items follow the policy of their model segment: the plan "
+                             "(core.policy_plan) is made on the model's assignments.")
     stock = all(p is not None for p in plans.values())
     features = _common_features(store, a, b, level, notes)
 
@@ -213,7 +221,8 @@ def compare_versions(store: Store, a: int, b: int) -> VersionDiff:
         ["_a", "_b"], kind="mergesort").drop(columns=["_a", "_b"]).reset_index(drop=True)
     pair_impact = _pair_impact(counts, policies[a], policies[b], stock, order_a, order_b)
     movers = _with_policies(movers, policies[a], policies[b], stock)
-    return VersionDiff(a=a, b=b, level=level, keys=tuple(keys), assignments=source, matrix=matrix, flows=flows,
+    return VersionDiff(a=a, b=b, level=level, keys=tuple(keys), overridden=(overridden_a, overridden_b),
+                       matrix=matrix, flows=flows,
                        movers=movers, features=tuple(features), pair_impact=pair_impact, stock_computed=stock,
                        notes=tuple(notes))
 
@@ -227,7 +236,7 @@ def _pairs_cte(keys: Sequence[str]) -> str:
     coalesced = ", ".join(f"coalesce(a.{quote_ident(k)}, b.{quote_ident(k)}) AS {quote_ident(k)}" for k in keys)
     return f"""pairs AS (
         SELECT {coalesced}, a.item_position AS position_a, b.item_position AS position_b,
-               a.segment AS code_a, b.segment AS code_b,
+               a.segment AS code_a, b.segment AS code_b, a.overridden AS overridden_a, b.overridden AS overridden_b,
                coalesce(a.segment_label, $not_a) AS segment_a, coalesce(b.segment_label, $not_b) AS segment_b
         FROM diff_a AS a FULL OUTER JOIN diff_b AS b ON {_key_join("a", "b", keys)}
     )"""
@@ -279,6 +288,8 @@ def _movers(cur, keys: Sequence[str], a: int, b: int, features: Sequence[str]) -
             LEFT JOIN saved AS fb ON fb.version_id = $b AND fb.item_position = m.position_b AND fb.feature = w.feature
         )
         SELECT {key_list}, m.segment_a, m.segment_b, any_value(m.code_a) AS code_a, any_value(m.code_b) AS code_b,
+               coalesce(any_value(m.overridden_a), false) AS overridden_a,
+               coalesce(any_value(m.overridden_b), false) AS overridden_b,
                sqrt(sum((l.change / nullif(s.sd, 0)) ^ 2)) AS move_size
                {''.join(', ' + w for w in wide)}, {plan}
         FROM moved AS m

@@ -199,3 +199,20 @@ def test_a_version_saved_without_features_says_so(small):
     assert diff.features == ()
     assert diff.items_moved == 0 and diff.items_stayed == 6
     assert any(f"Version {a} was saved before" in note for note in diff.notes)
+
+
+def test_overrides_are_compared_as_the_planner_set_them(small):
+    from core.overrides import add_override
+
+    a, b = _hand_versions(small)
+    # P1 is Big in both; a planner moves it to Small in B: now it is a mover, marked as overridden
+    add_override(small, b, "P1", "Small", "local admin", "customer is phasing it out")
+    diff = compare_versions(small, a, b)
+    assert diff.overridden == (0, 1)
+    assert diff.matrix.loc["Big"].tolist() == [0, 2, 0]          # P1 and P2 go to Small
+    movers = diff.movers.set_index("product_id")
+    assert movers.loc["P1", ["segment_a", "segment_b"]].tolist() == ["Big", "Small"]
+    assert (bool(movers.loc["P1", "overridden_a"]), bool(movers.loc["P1", "overridden_b"])) == (False, True)
+    assert not movers.loc["P3", "overridden_b"]
+    assert movers.loc["P1", "move_size"] == 0                      # same features: the planner moved it
+    assert any(f"(0 items overridden in version {a}, 1 in version {b})" in note for note in diff.notes)
