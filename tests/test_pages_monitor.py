@@ -73,6 +73,19 @@ def table_with(at: AppTest, column: str):
     return next(d.value for d in at.dataframe if column in d.value.columns)
 
 
+def move_an_item(store: Store) -> str:
+    """Make a middle item of segment 0 sell exactly like the most typical item of segment 1; its id."""
+    saved = assignments(store, 1)
+    ranked = saved[saved["segment"] == 0].sort_values("boundary_margin")
+    moved = ranked["product_id"].iloc[len(ranked) // 2]
+    typical_other = saved[saved["segment"] == 1].sort_values("distance_own")["product_id"].iloc[0]
+    with store.transaction() as cur:
+        cur.execute("DELETE FROM orders WHERE product_id = ?", [moved])
+        cur.execute("INSERT INTO orders SELECT * REPLACE (? AS product_id, order_id || '-moved' AS order_id) "
+                    "FROM orders WHERE product_id = ?", [moved, typical_other])
+    return moved
+
+
 def test_empty_database_links_to_the_data_page(db: Path):
     at = open_page()
     assert at.title[0].value == "Monitor"
@@ -162,14 +175,7 @@ def test_kpi_and_bucket_switch_and_the_approved_version_is_the_default(tiny_db: 
 
 def test_a_drifting_item_is_listed_and_its_alert_recorded(tiny_db: Path):
     with Store(tiny_db) as store:
-        saved = assignments(store, 1)
-        ranked = saved[saved["segment"] == 0].sort_values("boundary_margin")
-        moved = ranked["product_id"].iloc[len(ranked) // 2]
-        typical_other = saved[saved["segment"] == 1].sort_values("distance_own")["product_id"].iloc[0]
-        with store.transaction() as cur:
-            cur.execute("DELETE FROM orders WHERE product_id = ?", [moved])
-            cur.execute("INSERT INTO orders SELECT * REPLACE (? AS product_id, order_id || '-moved' AS order_id) "
-                        "FROM orders WHERE product_id = ?", [moved, typical_other])
+        moved = move_an_item(store)
     at = open_page()
     drift = table_with(at, "current relative margin")
     assert list(drift["product_id"]) == [moved]
@@ -182,3 +188,24 @@ def test_a_drifting_item_is_listed_and_its_alert_recorded(tiny_db: Path):
         rows = store.cursor().execute("SELECT product_id, active FROM segment_alert_state").fetchall()
         events = store.cursor().execute("SELECT count(*) FROM audit_log WHERE action = 'record_alerts'").fetchone()[0]
     assert rows == [(moved, True)] and events == 1
+
+
+def test_a_viewer_sees_the_drift_but_records_nothing(tiny_db: Path):
+    from core.users import add_user
+
+    with Store(tiny_db) as store:
+        add_user(store, "root", "admin", "root-password-1", by=None)
+        add_user(store, "vera", "viewer", "vera-password-1", by="root")
+        moved = move_an_item(store)
+    at = AppTest.from_file(str(APP), default_timeout=120).run()
+    inputs = {t.label: t for t in at.text_input}
+    inputs["User name"].input("vera")
+    inputs["Password"].input("vera-password-1")
+    at.button[0].click().run()
+    assert at.session_state["role"] == "viewer"
+    at.switch_page(MONITOR).run()
+    no_exception(at)
+    assert list(table_with(at, "current relative margin")["product_id"]) == [moved]
+    assert not any("Recorded" in c.value for c in at.caption)
+    with Store(tiny_db) as store:
+        assert store.cursor().execute("SELECT count(*) FROM segment_alert_state").fetchone()[0] == 0
