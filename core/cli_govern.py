@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from core.cli import DbOption, _open_store, _run, app
+from core.cli import DbOption, _open_store, _run, _write_csv, app
 
 VersionOption = Annotated[int, typer.Option("--version", help="Segmentation version id (see `segplan versions`).")]
 UserOption = Annotated[str, typer.Option("--user", help="Who acts (their account's role decides what they may do).")]
@@ -164,5 +164,64 @@ def export(
             return
         typer.echo(f"{what.value} of version {version} written to {path}" + (" (not approved: marked DRAFT)"
                                                                              if draft else ""))
+
+    _run(body)
+
+
+@app.command()
+def withdraw(
+    ctx: typer.Context,
+    override_id: Annotated[int, typer.Option("--override", help="The override's id (see `segplan overrides`).")],
+    user: UserOption,
+    reason: Annotated[Optional[str], typer.Option("--reason", help="Why, kept in the audit trail.",
+                                                  show_default=False)] = None,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Take an override of a draft or rejected version back: the item returns to the model's segment."""
+
+    def body() -> None:
+        from core.overrides import withdraw_override
+
+        with _open_store(ctx, db) as store:
+            withdraw_override(store, override_id, user, reason)
+        if as_json:
+            typer.echo(json.dumps({"override": override_id, "withdrawn_by": user}))
+            return
+        typer.echo(f"override {override_id} withdrawn by {user}")
+
+    _run(body)
+
+
+@app.command("overrides")
+def list_overrides(
+    ctx: typer.Context,
+    version: VersionOption,
+    out: Annotated[Optional[Path], typer.Option("--out", help="CSV file to write instead of printing.",
+                                                show_default=False)] = None,
+    active_only: Annotated[bool, typer.Option("--active", help="Only the overrides active today.")] = False,
+    db: DbOption = None,
+) -> None:
+    """The overrides of a version: item, model's and planner's segment, model agrees, reason, carried from."""
+
+    def body() -> None:
+        import datetime as dt
+
+        import pandas as pd
+
+        from core.overrides import overrides
+
+        with _open_store(ctx, db) as store:
+            frame = overrides(store, version, active_on=dt.date.today() if active_only else None)
+        if out is not None:
+            _write_csv(frame, out)
+            typer.echo(f"{len(frame)} overrides of version {version} written to {out}")
+            return
+        for row in frame.itertuples(index=False):
+            state = "active" if row.active else ("withdrawn" if row.withdrawn_by else "expired")
+            model = "model agrees" if row.model_agrees else "model disagrees"
+            carried = "" if pd.isna(row.carried_from_version) else f"  carried from version {int(row.carried_from_version)}"
+            typer.echo(f"{row.override_id:>5}  {row.item:<20} {row.model_segment!s:>8} -> {row.segment!s:<8} "
+                       f"{state:<9} {model:<15} {row.created_by}: {row.reason}{carried}")
 
     _run(body)

@@ -163,3 +163,24 @@ def test_export_refusals(db, tmp_path):
     assert "needs the user" in refused(db, "export", "--version", "1", "--out", str(out))
     assert "version 7 does not exist" in refused(db, "export", "--version", "7", "--out", str(out), "--user", "pat")
     assert not out.parent.exists() or list(out.parent.iterdir()) == []
+
+
+def test_overrides_list_and_withdraw(db, tmp_path):
+    ok(db, "override", "--version", "1", "--item", "P3", "--segment", "A", "--user", "pat", "--reason", "new contract")
+    ok(db, "override", "--version", "1", "--item", "P1", "--segment", "Slow", "--user", "pat", "--reason", "lost it")
+    listing = ok(db, "overrides", "--version", "1").splitlines()
+    assert len(listing) == 2
+    assert listing[0].split()[:6] == ["1", "P3", "B", "->", "A", "active"]
+    assert "model disagrees" in listing[0] and "pat: new contract" in listing[0]
+    assert "override 2 withdrawn by paula" in ok(db, "withdraw", "--override", "2", "--user", "paula",
+                                                  "--reason", "kept after all")
+    assert "withdrawn" in ok(db, "overrides", "--version", "1").splitlines()[1]
+    assert len(ok(db, "overrides", "--version", "1", "--active").splitlines()) == 1
+    out = tmp_path / "overrides.csv"
+    ok(db, "overrides", "--version", "1", "--out", str(out))
+    frame = pd.read_csv(out)
+    assert list(frame["item"]) == ["P3", "P1"] and list(frame["withdrawn_by"].fillna("")) == ["", "paula"]
+    assert "override 2 was already withdrawn" in refused(db, "withdraw", "--override", "2", "--user", "pat")
+    assert "vic (viewer) may not override" in refused(db, "withdraw", "--override", "1", "--user", "vic")
+    assert json.loads(ok(db, "withdraw", "--override", "1", "--user", "pat", "--json")) == {
+        "override": 1, "withdrawn_by": "pat"}
