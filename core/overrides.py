@@ -1,8 +1,8 @@
 """Planner overrides: move one item of a version to another segment, with a reason, maybe until a date.
 
 The model's assignment stays as it was (``segment_assignments``); an override is a row of
-``segment_overrides`` on top of it, and `effective_assignments` is what planning and exports
-use. An override is *active* on a day when it is not withdrawn and that day is before its
+``segment_overrides`` on top of it, and `effective_assignments` applies them: exports use it
+(the policy plan and allocation still read the model's assignments). An override is *active* on a day when it is not withdrawn and that day is before its
 ``expires_on`` (no date: no expiry). One item has at most one active override: a new one
 withdraws the old. Only editable versions (draft or rejected, `core.approval.check_editable`)
 take or lose overrides.
