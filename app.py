@@ -8,7 +8,7 @@ take its action (core.auth.PERMISSIONS).
 import streamlit as st
 
 from core.auth import can
-from ui.auth import sign_in_page, signed_in, user_box
+from ui.auth import deny_page, sign_in_page, signed_in, user_box
 from ui.state import init_session
 
 st.set_page_config(layout="wide", page_title="segplan", page_icon=":material/hub:")
@@ -34,12 +34,26 @@ PAGES: list[tuple[str, str, str, str, str]] = [
 # Until someone is signed in (ui/auth.py: OIDC, a local account, or the local admin when
 # there are no accounts) the sign-in page is the only page.
 if not signed_in():
+    st.session_state["nav_pages"] = ["Sign in"]
     st.navigation([st.Page(sign_in_page, title="Sign in", icon=":material/login:")]).run()
     st.stop()
 user_box()
 role = st.session_state.get("role", "admin")
 sections: dict[str, list] = {}
+denied: dict[str, str] = {}   # title -> action of the pages the role may not open
 for section, path, title, icon, action in PAGES:
-    if can(role, action):
-        sections.setdefault(section, []).append(st.Page(path, title=title, icon=icon, default=path == "pages/home.py"))
-st.navigation(sections).run()
+    # Pages the role may not see stay registered but hidden, so links to them (e.g. "Load data"
+    # on Home) still resolve; opening one shows why instead of the page.
+    allowed = can(role, action)
+    page = st.Page(path, title=title, icon=icon, default=path == "pages/home.py",
+                   visibility="visible" if allowed else "hidden")
+    if not allowed:
+        denied[title] = action
+    sections.setdefault(section, []).append(page)
+# the titles the navigation lists, for pages deciding whether to offer a link (and for tests)
+st.session_state["nav_pages"] = [title for _, _, title, _, action in PAGES if can(role, action)]
+current = st.navigation(sections)
+if current.title in denied:
+    deny_page(current.title, denied[current.title])
+else:
+    current.run()

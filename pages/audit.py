@@ -5,9 +5,11 @@ import datetime as dt
 import streamlit as st
 
 from core.audit import audit_trail, verify_chain
+from ui.auth import require_page
 from ui.state import ensure_entry, get_store, user_errors
 
 ensure_entry()
+require_page("view_audit")
 
 st.title("Audit")
 st.caption("Every write (load, segmentation run, rename, policy edit, account change, override, submit, approve, "

@@ -6,9 +6,11 @@ from core.errors import SegplanError
 from core.model import TABLES
 from core.overview import ingest_runs, table_head
 from ui.mapping import NOT_MAPPED, check_mapping, prefill
+from ui.auth import require_page
 from ui.state import ensure_entry, file_headers, file_preview, get_store, save_upload, show_error, user_errors
 
 ensure_entry()
+require_page("ingest")
 
 MODES = {"append": "Append to the rows already loaded", "replace": "Replace the table's rows"}
 

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from core.features import feature_catalog, key_columns
+from ui.auth import can_see_money, mask_money_rows
 from ui.controls import ITEM_NAMES
 from ui.state import (
     ensure_entry,
@@ -135,11 +136,21 @@ from core.explain import explain_item, sentence  # noqa: E402  (shap loads when 
 
 with user_errors():
     explanation = explain_item(fitted, items, key)
-st.info(sentence(explanation, fitted.medians, bucket=bucket), icon=":material/lightbulb:")
-st.plotly_chart(charts.waterfall(explanation.contributions, explanation.base_value, explanation.model_output,
+contributions = explanation.contributions
+if can_see_money():
+    st.info(sentence(explanation, fitted.medians, bucket=bucket), icon=":material/lightbulb:")
+else:   # viewers: the sentence and the chart would quote revenue, cost and margin
+    from core.auth import is_money_column
+
+    contributions = contributions.assign(feature_value=contributions["feature_value"].where(
+        ~contributions["feature"].map(is_money_column).astype(bool)))
+    st.caption("Money values (revenue, cost, margin) are masked for your role: the chart shows how much each "
+               "feature pushes the item, with money features' values left out.")
+st.plotly_chart(charts.waterfall(contributions, explanation.base_value, explanation.model_output,
                                  explanation.segment_label, units=units), width="stretch")
 with st.expander("Every feature of this item"):
-    st.dataframe(explanation.contributions.assign(unit=explanation.contributions["feature"].map(units)),
+    st.dataframe(mask_money_rows(explanation.contributions.assign(unit=explanation.contributions["feature"].map(units)),
+                                 "feature", ["feature_value"]),
                  hide_index=True, column_config={
         "feature_value": st.column_config.NumberColumn("value (original units)", format="%.4g"),
         "shap_value": st.column_config.NumberColumn("SHAP (log-odds)", format="%+.3f"),

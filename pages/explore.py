@@ -4,6 +4,7 @@ import streamlit as st
 
 from core.features import feature_catalog, key_columns
 from ui.controls import ITEM_NAMES, LEVEL_NAMES, item_controls
+from ui.auth import mask_money, masked_config
 from ui.state import classified, ensure_entry, features, get_store, user_errors
 
 ensure_entry()
@@ -106,17 +107,18 @@ with histogram_column:
 # -- the classified table -----------------------------------------------------------------
 st.subheader(f"Classes per {LEVEL_NAMES[level]}")
 st.caption(f"Largest {measure} first. Demand pattern `no_demand`: only returns in the data.")
-st.dataframe(classes.sort_values(measure, ascending=False, na_position="last"), hide_index=True, height=420, column_config={
+shown_classes = mask_money(classes.sort_values(measure, ascending=False, na_position="last"))  # viewers: masked
+st.dataframe(shown_classes, hide_index=True, height=420, column_config=masked_config({
     "revenue": st.column_config.NumberColumn("revenue (currency)", format="localized"),
     measure: st.column_config.NumberColumn(f"{measure} ({MEASURE_UNITS.get(measure, '')})", format="localized"),
     "cumulative_share": st.column_config.NumberColumn("cumulative share", format="percent"),
     "cv": st.column_config.NumberColumn("CV", format="%.2f"),
     "adi": st.column_config.NumberColumn(f"ADI ({bucket}s)", format="%.2f"),
     "cv2": st.column_config.NumberColumn("CV²", format="%.2f"),
-})
+}))
 st.download_button(
     f"Download classes per {LEVEL_NAMES[level]} (CSV)",
-    lambda: classes.to_csv(index=False),  # written on click: a big level takes seconds to write
+    lambda: shown_classes.to_csv(index=False),  # written on click: a big level takes seconds to write
     file_name=f"classes-{level}-{measure}-{bucket}.csv", mime="text/csv", icon=":material/download:",
     on_click="ignore",
 )

@@ -14,6 +14,7 @@ from core.policy import (
     service_curve,
 )
 from core.policy_plan import DEMAND_SOURCES, allocate_version, read_orders, read_supply
+from ui.auth import can_see_money, mask_money, masked_config, money_text
 from ui.state import (
     allocation_demo,
     ensure_entry,
@@ -183,11 +184,11 @@ results = charts.segment_results(summary, edited, labels, backtest)
 money_columns = ["safety_stock_value", "cycle_stock_value", "inventory_value"]
 shown_results = results.round({c: 0 for c in money_columns}).assign(
     inventory_strategy=results["inventory_strategy"].map(lambda v: STRATEGY_NAMES.get(v, v).split(" ")[0]))
-st.dataframe(shown_results, hide_index=True, width="stretch",
+st.dataframe(mask_money(shown_results), hide_index=True, width="stretch",
              column_order=["segment_label", "items", "service_level", "inventory_strategy", *money_columns,
                            "expected_fill_rate", "forecast_method", "wape", "bias", "backtest_methods",
                            "items_without_unit_cost"],
-             column_config={
+             column_config=masked_config({
     "segment": None,
     "segment_label": st.column_config.TextColumn("segment"),
     "service_level": st.column_config.NumberColumn("service level", format="percent"),
@@ -205,10 +206,13 @@ st.dataframe(shown_results, hide_index=True, width="stretch",
     "bias": st.column_config.NumberColumn("backtest bias", format="percent",
                                           help="sum (forecast - actual) / sum actual: above 0 over-forecasts"),
     "backtest_methods": st.column_config.TextColumn("methods fitted"),
-})
+}))
 if backtest is None:
     st.caption("Turn the backtest on to see each segment's forecast error beside its policy.")
-st.altair_chart(charts.stock_value_chart(results), width="stretch")
+if can_see_money():
+    st.altair_chart(charts.stock_value_chart(results), width="stretch")
+else:
+    st.caption("Stock values are masked for your role: the inventory investment charts are not shown.")
 
 # -- what-if ------------------------------------------------------------------------------
 st.subheader("What-if")
@@ -235,18 +239,18 @@ comparison = charts.compare_plans(saved_plan, what_if_plan, labels)
 row = comparison.set_index("segment").loc[segment]
 seg_name = labels.get(segment, segment)
 figures = [
-    ("Inventory investment (all segments)", charts.money(after["inventory_value"]),
-     charts.change_text(after["inventory_value"] - before["inventory_value"]), "inverse"),
+    ("Inventory investment (all segments)", money_text(charts.money(after["inventory_value"])),
+     can_see_money() and charts.change_text(after["inventory_value"] - before["inventory_value"]), "inverse"),
     ("Expected fill rate (all segments)", f"{after['expected_fill_rate']:.2%}",
      charts.change_text(after["expected_fill_rate"] - before["expected_fill_rate"], "rate"), "normal"),
-    (f"Safety stock value of «{seg_name}»", charts.money(row["safety_stock_value_b"]),
-     charts.change_text(row["safety_stock_value_change"]), "inverse"),
+    (f"Safety stock value of «{seg_name}»", money_text(charts.money(row["safety_stock_value_b"])),
+     can_see_money() and charts.change_text(row["safety_stock_value_change"]), "inverse"),
     (f"Expected fill rate of «{seg_name}»",
      "–" if row["expected_fill_rate_b"] != row["expected_fill_rate_b"] else f"{row['expected_fill_rate_b']:.2%}",
      charts.change_text(row["expected_fill_rate_change"], "rate"), "normal"),
 ]
 for column, (label, value, change, colour) in zip(st.columns(4), figures, strict=True):
-    column.metric(label, value, delta=change or "same as saved", border=True,
+    column.metric(label, value, delta=change or (None if change is False else "same as saved"), border=True,
                   delta_color=colour if change else "off", delta_arrow="auto" if change else "off")
 
 curve_column, compare_column = st.columns(2)
@@ -262,21 +266,25 @@ else:
                  "safety_stock_value": row["safety_stock_value_b"]}
         saved_point = {"service_level": row["service_level_a"], "expected_fill_rate": row["expected_fill_rate_a"],
                        "safety_stock_value": row["safety_stock_value_a"]}
-        curve_column.altair_chart(charts.service_curve_chart(curve, labels.get(segment, segment), point, saved_point,
-                                                             x=axis), width="stretch")
-if (comparison["inventory_value_change"].abs() < 0.5).all():
+        if can_see_money():
+            curve_column.altair_chart(charts.service_curve_chart(curve, labels.get(segment, segment), point,
+                                                                 saved_point, x=axis), width="stretch")
+if not can_see_money():
+    pass   # the curve and the difference chart plot stock values: not for viewers (said above)
+elif (comparison["inventory_value_change"].abs() < 0.5).all():
     compare_column.info("The what-if holds the same stock as the saved policies. Move the slider, or edit the table "
                         "above, to see the change per segment here.", icon=":material/info:")
 else:
     compare_column.altair_chart(charts.policy_difference_chart(comparison), width="stretch")
 st.markdown("**Saved policies (a) against the what-if (b)**")
 comparison = comparison.assign(expected_fill_rate_change=comparison["expected_fill_rate_change"] * 100)
-st.dataframe(comparison.round({c: 0 for c in comparison.columns if c.endswith(("_value_a", "_value_b", "value_change"))}),
+st.dataframe(mask_money(comparison.round({c: 0 for c in comparison.columns
+                                          if c.endswith(("_value_a", "_value_b", "value_change"))})),
              hide_index=True, width="stretch",
              column_order=["segment_label", "items", "service_level_a", "service_level_b", "inventory_value_a",
                            "inventory_value_b", "inventory_value_change",
                            "expected_fill_rate_a", "expected_fill_rate_b", "expected_fill_rate_change"],
-             column_config={
+             column_config=masked_config({
     "segment": None,
     "segment_label": st.column_config.TextColumn("segment"),
     "items": st.column_config.NumberColumn("products", format="localized"),
@@ -293,7 +301,7 @@ st.dataframe(comparison.round({c: 0 for c in comparison.columns if c.endswith(("
     "expected_fill_rate_change": st.column_config.NumberColumn("fill rate change (pts)", format="%+.2f"),
     "items_without_unit_cost_a": None, "items_without_unit_cost_b": None,
     "service_level_type_a": None, "service_level_type_b": None,
-})
+}))
 
 # -- per item -----------------------------------------------------------------------------
 st.subheader("Per product")
@@ -301,7 +309,8 @@ st.caption(f"Every figure and its inputs, for the policies in the table. Demand 
            f"its standard deviation and the review period in {version.bucket}s (lead times also in days); "
            "z is the safety factor.")
 shown = [c for c in ITEM_COLUMNS if c in plan.columns]
-st.dataframe(plan[shown], hide_index=True, width="stretch", column_config={
+shown_plan = mask_money(plan[shown])   # viewers: unit cost and stock values masked
+st.dataframe(shown_plan, hide_index=True, width="stretch", column_config=masked_config({
     **{c: st.column_config.TextColumn(c.replace("_", " ")) for c in shown},
     "product_id": st.column_config.TextColumn("product", pinned=True),
     "segment_label": st.column_config.TextColumn("segment"),
@@ -312,8 +321,8 @@ st.dataframe(plan[shown], hide_index=True, width="stretch", column_config={
                  "review_period", "z", "safety_stock", "reorder_point", "order_quantity", "moq", "unit_cost")},
     **{c: st.column_config.NumberColumn(c.replace("_", " "), format="localized")
        for c in ("safety_stock_value", "cycle_stock_value", "inventory_value")},
-})
-st.download_button("Download the plan (CSV)", plan.to_csv(index=False).encode(), f"policy_plan_v{version_id}.csv",
+}))
+st.download_button("Download the plan (CSV)", mask_money(plan).to_csv(index=False).encode(), f"policy_plan_v{version_id}.csv",
                    "text/csv", icon=":material/download:")
 
 # -- allocation ---------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from core.segment_quality import pick_k
 from core.segment_items import DEFAULT_FEATURES, features_with_values
 from core.segment_rules import OPERATORS
 from ui.rules import DEFAULT_RULES, rules_from_rows
+from ui.auth import mask_money, masked_config
 from ui.controls import ITEM_NAMES, LEVEL_NAMES, item_controls
 from ui.state import (
     bootstrap_stability,
@@ -202,14 +203,14 @@ profile_features = settings.get("features") or [f for f in DEFAULT_FEATURES[leve
 st.caption(f"Medians per segment in original units. Shares of {result.profile['measure'].iloc[0]} and of items.")
 profile_columns = ["segment_label", "items", "item_share", "measure_share",
                    *[f"median_{f}" for f in profile_features if f"median_{f}" in result.profile.columns]]
-st.dataframe(result.profile[profile_columns], hide_index=True, column_config={
+st.dataframe(mask_money(result.profile[profile_columns]), hide_index=True, column_config=masked_config({
     "segment_label": st.column_config.TextColumn("segment"),
     "items": st.column_config.NumberColumn(items_name, format="localized"),
     "item_share": st.column_config.NumberColumn(f"share of {items_name}", format="percent"),
     "measure_share": st.column_config.NumberColumn(f"share of {result.profile['measure'].iloc[0]}", format="percent"),
     **{f"median_{f}": st.column_config.NumberColumn(f"median {f} ({units.get(f, '')})", format="%.3g")
        for f in profile_features},
-})
+}))
 overall = items[[f for f in profile_features if f in items.columns]].median(numeric_only=True).to_dict()
 heat_column, box_column = st.columns(2)
 heat_column.altair_chart(charts.profile_heatmap(charts.profile_ratios(result.profile.assign(

@@ -4,9 +4,11 @@ import streamlit as st
 
 from core.auth import ROLES
 from core.users import add_user, deactivate, has_accounts, list_users, set_role
+from ui.auth import require_page
 from ui.state import ensure_entry, get_store, user_errors
 
 ensure_entry()
+require_page("manage_users")
 
 st.title("Users")
 st.caption("Who may sign in and with which role. Accounts are deactivated, never deleted: the audit "

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
-from core.auth import can, money_columns
+from core.auth import can, is_money_column, money_columns
 from core.users import LOCAL_ADMIN, account_for, authenticate, has_accounts, role_of
 from ui.state import get_store, user_errors
 
@@ -147,3 +147,50 @@ def mask_money(frame: pd.DataFrame) -> pd.DataFrame:
     if not hidden:
         return frame
     return frame.assign(**{column: MASKED for column in hidden})
+
+
+def masked_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A dataframe's column_config for the role: masked money columns become text columns (same label)."""
+    if can_see_money():
+        return config
+    shown = dict(config)
+    for column in money_columns(config):
+        setting = config[column]
+        if setting is None:
+            continue
+        label = setting.get("label") if isinstance(setting, dict) else setting
+        shown[column] = st.column_config.TextColumn(label or column)
+    return shown
+
+
+def mask_money_rows(frame: pd.DataFrame, name_column: str, value_columns: list[str]) -> pd.DataFrame:
+    """For long tables (feature, value): the value columns of rows naming a money column read ``masked``."""
+    if can_see_money() or frame.empty:
+        return frame
+    rows = frame[name_column].map(is_money_column).astype(bool)
+    shown = frame.astype({column: object for column in value_columns})
+    shown.loc[rows, value_columns] = MASKED
+    return shown
+
+
+def money_text(text: str) -> str:
+    """A money figure (a metric's value or change) as the role may see it."""
+    return text if can_see_money() else MASKED
+
+
+def deny_page(title: str, action: str) -> None:
+    """What a role sees when it opens (by link or address) a page it may not use."""
+    st.title(title)
+    require_page(action)
+
+
+def require_page(action: str) -> None:
+    """Stop a page the signed-in role may not use, saying which role it needs (call after ensure_entry).
+
+    app.py already keeps such pages out of the navigation and refuses them; this covers a page
+    run on its own (a deep link before the navigation exists, AppTest's switch_page).
+    """
+    from core.auth import require_role
+
+    with user_errors():
+        require_role(st.session_state.get("user_name", LOCAL_ADMIN), st.session_state.get("role"), action)
