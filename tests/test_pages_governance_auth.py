@@ -296,3 +296,43 @@ def test_the_audit_page_on_an_empty_trail_says_so(tmp_path, monkeypatch):
     at.switch_page("pages/audit.py").run()
     no_exception(at)
     assert "No events yet" in at.info[0].value
+
+
+# -- OIDC (secrets have an [auth] section) --------------------------------------------------------
+OIDC_SECRETS = {"auth": {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "test",
+                         "client_id": "segplan", "client_secret": "test",
+                         "server_metadata_url": "https://idp.example.org/.well-known/openid-configuration"}}
+
+
+def oidc_app(identity: dict) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.secrets = OIDC_SECRETS
+    at.user = identity
+    return at.run()
+
+
+def test_with_oidc_the_sign_in_page_offers_the_identity_provider_not_a_password(accounts_db):
+    at = oidc_app({"is_logged_in": False})
+    no_exception(at)
+    assert page_titles(at) == ["Sign in"]
+    assert at.text_input == []
+    assert [b.label for b in at.button] == ["Sign in"]
+
+
+def test_an_oidc_identity_is_mapped_to_its_account_by_e_mail(accounts_db):
+    with Store(accounts_db) as store:
+        add_user(store, "Olga@Example.org", "approver", None, by="root")
+    at = oidc_app({"is_logged_in": True, "email": "olga@example.org", "name": "Olga K"})
+    no_exception(at)
+    assert (at.session_state["user_name"], at.session_state["role"]) == ("Olga@Example.org", "approver")
+    assert "Signed in as **Olga@Example.org** (approver)" in sidebar_text(at)
+    assert "Audit" in page_titles(at) and "Users" not in page_titles(at)
+
+
+def test_an_unknown_oidc_identity_is_told_to_ask_an_admin(accounts_db):
+    at = oidc_app({"is_logged_in": True, "email": "stranger@example.org"})
+    no_exception(at)
+    assert page_titles(at) == ["Sign in"]
+    assert "stranger@example.org has no active segplan account" in at.error[0].value
+    assert "Ask an admin" in at.error[0].value
+    assert "user_name" not in at.session_state
