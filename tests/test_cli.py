@@ -56,7 +56,7 @@ def test_init_creates_database(db: Path):
     result = invoke("--db", str(db), "init")
     assert result.exit_code == 0, result.output
     assert db.exists()
-    assert counts(db) == {"orders": 0, "customers": 0, "products": 0, "cost_rates": 0}
+    assert counts(db) == {"orders": 0, "customers": 0, "products": 0, "cost_rates": 0, "inventory": 0}
 
 
 def test_ingest_with_map_and_json(tmp_path: Path, db: Path):
