@@ -143,3 +143,19 @@ def test_list_users_never_shows_the_hash(accounts):
     frame = list_users(accounts)
     assert "password_hash" not in frame.columns
     assert frame.set_index("user_name")["has_password"].to_dict() == {"alice": True, "root": True}
+
+
+def test_the_governance_doc_has_the_role_matrix_as_in_the_code():
+    from pathlib import Path
+
+    from core.auth import PERMISSIONS, ROLES
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "governance.md").read_text()
+    section = text.split("## Roles and permissions", 1)[1].split("\n## ", 1)[0]
+    header = next(line for line in section.splitlines() if line.startswith("| action |"))
+    assert [cell.strip().strip("`") for cell in header.strip("|").split("|")][1:] == list(ROLES)
+    for action, allowed in PERMISSIONS.items():
+        row = next((line for line in section.splitlines() if line.startswith(f"| `{action}`")), None)
+        assert row is not None, f"docs/governance.md has no row for {action}"
+        marks = [cell.strip() for cell in row.strip("|").split("|")][1:]
+        assert {role for role, mark in zip(ROLES, marks, strict=True) if mark == "yes"} == set(allowed), action
