@@ -29,8 +29,9 @@ on today's items, so raw distances are not comparable with the saved ones; both 
 common scale by dividing the margin (next - own) by the median own distance of the same run:
 the **relative margin**. 0 is on the boundary, below 0 the item is now nearer another segment.
 
-An item alerts (`next_alert_state`) when its relative margin falls below ``enter`` and below
-its saved relative margin (it moved toward a boundary). A **dead band** stops it flapping: an
+An item alerts (`next_alert_state`) when its relative margin falls below ``enter`` and at least
+``min_drop`` below its saved relative margin (it moved toward a boundary; an item that sat
+there from the start has not drifted). A **dead band** stops it flapping: an
 alerted item clears only when its relative margin rises above ``enter + dead_band``. The state
 is remembered in ``segment_alert_state`` (one row per change; `record_boundary_alerts` writes
 it with an audit event). Items not in the version are new, counted apart, never drift.
@@ -80,6 +81,9 @@ POINT_COLUMNS = ("segment", "segment_label", "kpi", "chart", "period", "value", 
 #: Boundary drift: alert below this relative margin; clear only above enter + dead band.
 ENTER_MARGIN = 0.10
 DEAD_BAND = 0.10
+#: ... and only when the margin fell at least this much since the version was saved: an item that
+#: sat near a boundary from the start has not drifted, and last-bit noise in the features is no drift.
+MIN_DROP = 0.05
 DRIFT_ALERT = "boundary_drift"
 
 
@@ -238,19 +242,19 @@ def status_table(kpis: pd.DataFrame, targets: pd.DataFrame, points: pd.DataFrame
 
 # -- boundary drift ---------------------------------------------------------------------------
 def next_alert_state(was_active: bool, relative_margin: float, saved_relative_margin: float,
-                     enter: float = ENTER_MARGIN, dead_band: float = DEAD_BAND) -> bool:
+                     enter: float = ENTER_MARGIN, dead_band: float = DEAD_BAND, min_drop: float = MIN_DROP) -> bool:
     """Whether an item's drift alert is on after this refresh (hysteresis with a dead band).
 
-    Off -> on when the relative margin is below ``enter`` and below the saved one (the item
-    moved toward a boundary); on -> off only when it rises above ``enter + dead_band``. A
-    margin that cannot be measured (NaN) clears nothing and raises nothing.
+    Off -> on when the relative margin is below ``enter`` and at least ``min_drop`` below the
+    saved one (the item moved toward a boundary); on -> off only when it rises above
+    ``enter + dead_band``. A margin that cannot be measured (NaN) clears nothing and raises nothing.
     """
     if relative_margin is None or math.isnan(relative_margin):
         return bool(was_active)
     if was_active:
         return relative_margin <= enter + dead_band
     saved = math.inf if saved_relative_margin is None or math.isnan(saved_relative_margin) else saved_relative_margin
-    return relative_margin < enter and relative_margin < saved
+    return relative_margin < enter and relative_margin <= saved - min_drop
 
 
 def _relative(margin: np.ndarray, own: np.ndarray) -> np.ndarray:
@@ -367,7 +371,7 @@ def alert_state(store: Store, version_id: int, alert: str = DRIFT_ALERT) -> pd.D
 
 
 def boundary_alerts(store: Store, version_id: int, *, enter: float = ENTER_MARGIN, dead_band: float = DEAD_BAND,
-                    margins: pd.DataFrame | None = None) -> pd.DataFrame:
+                    min_drop: float = MIN_DROP, margins: pd.DataFrame | None = None) -> pd.DataFrame:
     """Items of a clustering version drifting toward a segment boundary, after the dead band.
 
     One row per item whose alert is on now or changes now: key columns, segment, segment_label,
@@ -387,13 +391,13 @@ def boundary_alerts(store: Store, version_id: int, *, enter: float = ENTER_MARGI
     recorded = {tuple(row[k] for k in keys): bool(row["active"]) for _, row in state.iterrows()}
     was = np.array([recorded.get(tuple(r), False) for r in margins[keys].itertuples(index=False, name=None)],
                    dtype=bool)
-    now = np.array([next_alert_state(w, m, s, enter, dead_band) for w, m, s in
+    now = np.array([next_alert_state(w, m, s, enter, dead_band, min_drop) for w, m, s in
                     zip(was, margins["relative_margin"], margins["saved_relative_margin"], strict=True)], dtype=bool)
     frame = margins.assign(was_active=was, active=now,
                            change=np.where(now & ~was, "raised", np.where(was & ~now, "cleared", "")))
     frame = frame[frame["active"] | frame["was_active"]].sort_values("relative_margin", kind="stable")
     frame = frame.reset_index(drop=True)
-    frame.attrs.update(margins.attrs, enter=float(enter), dead_band=float(dead_band))
+    frame.attrs.update(margins.attrs, enter=float(enter), dead_band=float(dead_band), min_drop=float(min_drop))
     return frame
 
 

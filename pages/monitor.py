@@ -251,8 +251,9 @@ with alerts_tab:
         cleared = drift[drift["change"] == "cleared"]
         new_items = int(drift.attrs.get("new_items", 0))
         st.caption(f"Relative margin = (distance to the nearest other centre - distance to its own) / the median "
-                   f"distance to its own centre; 0 is the boundary. An item alerts below {alerts.ENTER_MARGIN:g} and "
-                   f"clears above {alerts.ENTER_MARGIN + alerts.DEAD_BAND:g}."
+                   f"distance to its own centre; 0 is the boundary. An item alerts below {alerts.ENTER_MARGIN:g} once it "
+                   f"fell at least {alerts.MIN_DROP:g} since the version, and clears above "
+                   f"{alerts.ENTER_MARGIN + alerts.DEAD_BAND:g}."
                    + (f" {len(cleared)} alert(s) cleared now." if len(cleared) else "")
                    + (f" {new_items:,} {ITEM_NAMES[level]} are new since the version (not in it): they have no saved "
                       "segment and are not counted as drift." if new_items else "")

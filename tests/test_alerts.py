@@ -175,6 +175,8 @@ def test_next_alert_state_dead_band_by_hand():
     assert alerts.next_alert_state(True, 0.21, 1.0, enter, band) is False   # above enter + dead band: clears
     assert alerts.next_alert_state(False, 0.15, 1.0, enter, band) is False  # inside the band: not raised again
     assert alerts.next_alert_state(False, 0.05, 0.04, enter, band) is False  # already that close when saved: no drift
+    assert alerts.next_alert_state(False, 0.09, 0.12, enter, band) is False  # moved 0.03, less than the minimum drop 0.05
+    assert alerts.next_alert_state(False, 0.06, 0.12, enter, band) is True   # moved 0.06: drift
     assert alerts.next_alert_state(True, float("nan"), 1.0, enter, band) is True
 
 
