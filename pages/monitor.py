@@ -52,6 +52,13 @@ def _date(value: Any) -> dt.date:
     return pd.Timestamp(value).date()
 
 
+def _value_text(kpi: str, value: float) -> str:
+    """A KPI value in its unit: '96.5 %' for a share, '4.6 days' for cycle time."""
+    if pd.isna(value):
+        return "–"
+    return f"{value:.1f} days" if alerts.KPI_UNITS[kpi] == "days" else f"{value:.1%}"
+
+
 def _status_style(value: Any) -> str:
     background, colour = STATUS_COLOURS.get(str(value), ("", ""))
     return f"background-color: {background}; color: {colour}; font-weight: 600" if background else ""
@@ -185,7 +192,7 @@ with charts_tab:
         else:
             st.dataframe(pd.DataFrame({
                 "segment": breaks["segment_label"], "period": breaks["period"].dt.date,
-                "KPI": breaks["kpi"].map(alerts.KPI_NAMES), "value": breaks["value"],
+                "KPI": breaks["kpi"].map(alerts.KPI_NAMES), "value": [_value_text(k, v) for k, v in zip(breaks["kpi"], breaks["value"], strict=True)],
                 "rules": breaks["rules"], "rule": breaks["rule_words"], "lines": breaks["lines"],
             }), hide_index=True, width="stretch", key="mon_breaks")
 
@@ -267,6 +274,6 @@ with alerts_tab:
     else:
         st.dataframe(pd.DataFrame({
             "segment": every["segment_label"], "period": every["period"].dt.date,
-            "KPI": every["kpi"].map(alerts.KPI_NAMES), "value": every["value"], "rule": every["rule_words"],
+            "KPI": every["kpi"].map(alerts.KPI_NAMES), "value": [_value_text(k, v) for k, v in zip(every["kpi"], every["value"], strict=True)], "rule": every["rule_words"],
             "lines": every["lines"],
         }), hide_index=True, width="stretch", key="mon_all_breaks")
