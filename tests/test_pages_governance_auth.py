@@ -336,3 +336,28 @@ def test_an_unknown_oidc_identity_is_told_to_ask_an_admin(accounts_db):
     assert "stranger@example.org has no active segplan account" in at.error[0].value
     assert "Ask an admin" in at.error[0].value
     assert "user_name" not in at.session_state
+
+
+def test_a_viewer_cannot_save_a_segmentation_from_the_segment_page(accounts_db):
+    at = sign_in("vic")
+    at.switch_page("pages/segment.py").run()
+    no_exception(at)
+    with Store(accounts_db) as store:
+        versions_before = store.cursor().execute("SELECT count(*) FROM segment_versions").fetchone()[0]
+    next(b for b in at.button if b.label == "Save as version").click().run()
+    no_exception(at)
+    assert "vic (viewer) may not segment" in at.error[0].value
+    with Store(accounts_db) as store:
+        assert store.cursor().execute("SELECT count(*) FROM segment_versions").fetchone()[0] == versions_before
+        assert audit_trail(store, action="run")["user_name"].tolist() == ["alice"]
+
+
+def test_a_planner_saves_a_segmentation_under_their_own_name(accounts_db):
+    at = sign_in("alice")
+    at.switch_page("pages/segment.py").run()
+    next(b for b in at.button if b.label == "Save as version").click().run()
+    no_exception(at)
+    assert "Saved as version 2" in at.success[0].value
+    with Store(accounts_db) as store:
+        runs = audit_trail(store, action="run")
+    assert runs["user_name"].tolist() == ["alice", "alice"] and runs["entity_id"].tolist() == ["1", "2"]

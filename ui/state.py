@@ -112,6 +112,13 @@ def acting_user() -> str | None:
     return st.session_state.get("user_name")
 
 
+def require_role_of_session(store: Store, action: str) -> None:
+    """Refuse (SegplanError) a write the signed-in user's role may not make, before it is made."""
+    from core.users import LOCAL_ADMIN, require
+
+    require(store, acting_user() or LOCAL_ADMIN, action)
+
+
 # -- errors -------------------------------------------------------------------------------
 def show_error(err: SegplanError) -> None:
     """A user-fixable problem as a red box: what is wrong, then how to fix it."""
@@ -344,6 +351,7 @@ def save_segmentation(result: Any, level: str, bucket: str, measure: str, note: 
     from core.versions import database_fingerprint, save_version
 
     store = get_store()
+    require_role_of_session(store, "segment")
     saved = copy.copy(result)
     saved.parameters = {**result.parameters, "items": {"level": level, "bucket": bucket, "abc_measure": measure}}
     saved.fingerprint = database_fingerprint(store, saved.parameters)
@@ -442,6 +450,7 @@ def save_version_policies(version_id: int, policies: Any) -> list[Any]:
     """Save the policies of a version (only changed segments are written and logged); returns all of them."""
     from core.policy_plan import save_policies
 
+    require_role_of_session(get_store(), "edit_policy")
     return save_policies(get_store(), int(version_id), list(policies), acting_user())
 
 
