@@ -59,6 +59,15 @@ def _value_text(kpi: str, value: float) -> str:
     return f"{value:.1f} days" if alerts.KPI_UNITS[kpi] == "days" else f"{value:.1%}"
 
 
+def _breaks_table(hits: pd.DataFrame) -> pd.DataFrame:
+    """Rule breaks as the planner reads them: segment, period, KPI, value in its unit, the rule in words."""
+    return pd.DataFrame({
+        "segment": hits["segment_label"], "period": hits["period"].dt.date, "KPI": hits["kpi"].map(alerts.KPI_NAMES),
+        "value": [_value_text(k, v) for k, v in zip(hits["kpi"], hits["value"], strict=True)],
+        "rules": hits["rules"], "rule": hits["rule_words"], "lines": hits["lines"],
+    })
+
+
 def _status_style(value: Any) -> str:
     background, colour = STATUS_COLOURS.get(str(value), ("", ""))
     return f"background-color: {background}; color: {colour}; font-weight: 600" if background else ""
@@ -190,11 +199,7 @@ with charts_tab:
             st.success(f"No point of the {alerts.KPI_NAMES[kpi]} charts breaks a Western Electric rule.",
                        icon=":material/check_circle:")
         else:
-            st.dataframe(pd.DataFrame({
-                "segment": breaks["segment_label"], "period": breaks["period"].dt.date,
-                "KPI": breaks["kpi"].map(alerts.KPI_NAMES), "value": [_value_text(k, v) for k, v in zip(breaks["kpi"], breaks["value"], strict=True)],
-                "rules": breaks["rules"], "rule": breaks["rule_words"], "lines": breaks["lines"],
-            }), hide_index=True, width="stretch", key="mon_breaks")
+            st.dataframe(_breaks_table(breaks), hide_index=True, width="stretch", key="mon_breaks")
 
         # -- drill-down -------------------------------------------------------------------------
         st.subheader("Order lines behind a point")
@@ -272,8 +277,4 @@ with alerts_tab:
     if every.empty:
         st.success("No segment's KPI breaks a Western Electric rule.", icon=":material/check_circle:")
     else:
-        st.dataframe(pd.DataFrame({
-            "segment": every["segment_label"], "period": every["period"].dt.date,
-            "KPI": every["kpi"].map(alerts.KPI_NAMES), "value": [_value_text(k, v) for k, v in zip(every["kpi"], every["value"], strict=True)], "rule": every["rule_words"],
-            "lines": every["lines"],
-        }), hide_index=True, width="stretch", key="mon_all_breaks")
+        st.dataframe(_breaks_table(every), hide_index=True, width="stretch", key="mon_all_breaks")
