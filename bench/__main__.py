@@ -3,6 +3,7 @@
     python -m bench                      # ingest + features at defaults, then segmentation at defaults
     python -m bench ingest [--rows ...]  # ingest + product features: segplan vs pandas vs raw DuckDB
     python -m bench segment [--items ...] [--repeat K]   # re-segmenting after a weight change vs scikit-learn
+    python -m bench save [--items ...] [--repeat K]      # saving a version with its per-item features vs without
     python -m bench --rows ...           # options without a suite name go to ingest, as before the
                                          # segmentation suite existed, so existing commands keep working
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-SUITES = ("ingest", "segment")
+SUITES = ("ingest", "segment", "save")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,6 +22,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench.bench_segment import main as segment_main
 
         return segment_main(argv[1:])
+    if argv and argv[0] == "save":
+        from bench.bench_save import main as save_main
+
+        return save_main(argv[1:])
     if argv and argv[0] == "ingest":
         argv = argv[1:]
     elif not argv:
