@@ -1,6 +1,7 @@
 """Audit: every write with who, when, what, before and after, and why; and the hash-chain check."""
 
 import datetime as dt
+import json
 
 import streamlit as st
 
@@ -49,9 +50,23 @@ with user_errors():
     events = audit_trail(store, user=None if user == "(all)" else user, action=None if action == "(all)" else action,
                          entity=None if entity == "(all)" else entity, since=since, until=until)
 
+
+
+def readable(text: object) -> str | None:
+    """Stored JSON as the planner reads it: ``role: planner · active: true`` (the CSV keeps the JSON)."""
+    if text is None or text != text:
+        return None
+    value = json.loads(str(text))
+    if isinstance(value, dict):
+        return " · ".join(f"{key}: {json.dumps(item) if isinstance(item, dict | list) else item}"
+                          for key, item in value.items())
+    return str(value)
+
+
 events = events.sort_values("event_id", ascending=False)
 st.subheader(f"{len(events):,} of {len(everything):,} events, newest first")
-st.dataframe(events, hide_index=True, width="stretch", column_config={
+st.dataframe(events.assign(before=events["before"].map(readable), after=events["after"].map(readable)),
+             hide_index=True, width="stretch", column_config={
     "event_id": st.column_config.NumberColumn("Event", format="%d"),
     "event_at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm:ss"),
     "user_name": "Who", "action": "Action", "entity": "Entity", "entity_id": "Which",

@@ -274,6 +274,7 @@ def test_the_audit_page_lists_events_newest_first_with_the_chain_check(accounts_
     assert "Hash chain intact" in at.success[0].value
     events = at.dataframe[0].value
     assert events["event_id"].is_monotonic_decreasing
+    assert "role: planner" in events.loc[events["entity_id"] == "alice", "after"].iloc[0]    # JSON made readable
     assert events["action"].iloc[0] == "user_add" and events["action"].iloc[-1] == "run"
     assert len(at.get("download_button")) == 1
 
@@ -361,3 +362,25 @@ def test_a_planner_saves_a_segmentation_under_their_own_name(accounts_db):
     with Store(accounts_db) as store:
         runs = audit_trail(store, action="run")
     assert runs["user_name"].tolist() == ["alice", "alice"] and runs["entity_id"].tolist() == ["1", "2"]
+
+
+def test_repeated_wrong_passwords_lock_that_name_for_a_while(accounts_db):
+    from ui.auth import MAX_FAILED_SIGN_INS, _failed_sign_ins
+
+    _failed_sign_ins().clear()
+    try:
+        at = AppTest.from_file(str(APP), default_timeout=60).run()
+        for _ in range(MAX_FAILED_SIGN_INS):
+            at.text_input[0].input("anna")
+            at.text_input[1].input("guess")
+            at.button[0].click().run()
+            assert "Wrong user name or password" in at.error[0].value
+        at.text_input[0].input("anna")
+        at.text_input[1].input(PASSWORDS["anna"])       # even the right password waits now
+        at.button[0].click().run()
+        no_exception(at)
+        assert "Too many failed sign-ins for 'anna'" in at.error[0].value
+        assert "user_name" not in at.session_state
+        assert sign_in("alice").session_state["user_name"] == "alice"   # other names are not held up
+    finally:
+        _failed_sign_ins().clear()

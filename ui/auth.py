@@ -28,6 +28,26 @@ if TYPE_CHECKING:
 #: What a viewer sees in place of a money value.
 MASKED = "masked"
 
+#: Password guessing: after this many failed sign-ins of one name within the window, that name
+#: must wait for the window to pass (per server process; a success clears the count).
+MAX_FAILED_SIGN_INS = 5
+FAILED_SIGN_IN_WINDOW_S = 300.0
+
+
+@st.cache_resource(show_spinner=False)
+def _failed_sign_ins() -> dict[str, list[float]]:
+    """User name (lower case) -> times of its recent failed sign-ins, shared by the process's sessions."""
+    return {}
+
+
+def _recent_failures(name: str) -> list[float]:
+    import time
+
+    now = time.monotonic()
+    recent = [t for t in _failed_sign_ins().get(name.lower(), []) if now - t < FAILED_SIGN_IN_WINDOW_S]
+    _failed_sign_ins()[name.lower()] = recent
+    return recent
+
 
 def oidc_configured() -> bool:
     """Whether secrets configure OIDC sign-in (an ``[auth]`` section); no secrets file means no."""
@@ -107,13 +127,21 @@ def _password_sign_in() -> None:
         submitted = st.form_submit_button("Sign in", type="primary")
     if not submitted:
         return
+    import time
+
+    if len(_recent_failures(name.strip())) >= MAX_FAILED_SIGN_INS:
+        st.error(f"**Too many failed sign-ins for {name.strip()!r}.**\n\nWait {FAILED_SIGN_IN_WINDOW_S / 60:.0f} "
+                 "minutes and try again, or ask an admin.", icon=":material/lock_clock:")
+        return
     with user_errors():
         role = authenticate(get_store(), name, password)
     if role is None:
+        _recent_failures(name.strip()).append(time.monotonic())
         # one message for unknown name, wrong password and deactivated account: no hint to a guesser
         st.error("**Wrong user name or password, or the account is deactivated.**\n\n"
                  "Try again, or ask an admin (`segplan user list`).", icon=":material/lock:")
         return
+    _failed_sign_ins().pop(name.strip().lower(), None)
     _set_user(name.strip(), role, "password")
     st.rerun()
 
