@@ -175,7 +175,7 @@ with charts_tab:
         labels = dict(zip(table["segment"], table["segment_label"], strict=True))
         charted = [s for s in table["segment"] if (of_kpi["segment"].astype(str) == s).any()]
         chosen = st.multiselect("Segments", charted, default=charted, format_func=labels.get,
-                                key=f"mon_segments:{version_id}", placeholder="Choose segments to chart")
+                                key=f"mon_segments:{version_id}:{bucket}:{kpi}", placeholder="Choose segments to chart")
         target_of = targets.set_index(targets["segment"].astype(str))
         clicked: list[tuple[str, dt.date]] = []
         columns = st.columns(2)

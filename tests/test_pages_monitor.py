@@ -150,6 +150,10 @@ def test_status_charts_rule_breaks_and_drill_down_on_a_loaded_database(tiny_db: 
     point.set_value(f"{last['segment']}|{last['period']:%Y-%m-%d}").run()
     no_exception(at)
     assert len(table_with(at, "days_late")) == int(last["lines"])
+    # chart one segment only
+    at.multiselect(key="mon_segments:1:week:otif").set_value([str(last["segment"])]).run()
+    no_exception(at)
+    assert chart_titles(at) == [f"OTIF of «{last['segment_label']}»"]
 
 
 def test_kpi_and_bucket_switch_and_the_approved_version_is_the_default(tiny_db: Path):
