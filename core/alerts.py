@@ -405,7 +405,9 @@ def record_boundary_alerts(store: Store, version_id: int, alerts: pd.DataFrame, 
     """Remember the raised and cleared alerts of `boundary_alerts`; returns the changes written.
 
     Only items whose recorded state differs are written (so recording the same result twice
-    writes nothing), in one transaction with one audit event listing them.
+    writes nothing), in one transaction with one audit event (action ``record_alerts``, entity
+    ``segment_alert_state``, the version id): ``before`` lists under ``active`` the items whose
+    alert was on and is cleared now, ``after`` those raised now.
     """
     from core import audit
 
