@@ -18,6 +18,7 @@ from core.diff import compare_versions
 from core.sample import build_tiny_database
 from core.store import Store
 from core.versions import run_segmentation
+from test_pages_policy import chart_titles
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 COMPARE = "pages/compare.py"
@@ -45,15 +46,6 @@ def open_page() -> AppTest:
     at.switch_page(COMPARE).run()
     assert not at.exception, [e.value for e in at.exception]
     return at
-
-
-def vega_titles(at: AppTest) -> list[str]:
-    titles = []
-    for chart in at.get("vega_lite_chart"):
-        spec = json.loads(chart.proto.spec)
-        title = spec.get("title") or next((p.get("title") for p in spec.get("layer", []) if p.get("title")), None)
-        titles.append(title["text"] if isinstance(title, dict) else str(title))
-    return titles
 
 
 def movers_frame(at: AppTest):
@@ -86,7 +78,7 @@ def test_two_versions_show_matrix_sankey_movers_and_policy_impact(two_versions: 
     assert at.error == []
     # default with nothing approved: the two newest, older as A
     assert (at.selectbox(key="cmp_a_product").value, at.selectbox(key="cmp_b_product").value) == (1, 2)
-    assert "Migration matrix: version 1 → version 2" in vega_titles(at)
+    assert "Migration matrix: version 1 → version 2" in chart_titles(at)
     sankey = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert sankey["data"][0]["type"] == "sankey"
     assert sum(sankey["data"][0]["link"]["value"]) == 60          # every product of the tiny sample once
@@ -116,7 +108,7 @@ def test_default_is_the_version_in_force_against_the_newest_draft(two_versions: 
         run_segmentation(store, "product", "kmeans", k=4)               # version 3, a draft
     at = open_page()
     assert (at.selectbox(key="cmp_a_product").value, at.selectbox(key="cmp_b_product").value) == (2, 3)
-    assert "Migration matrix: version 2 → version 3" in vega_titles(at)
+    assert "Migration matrix: version 2 → version 3" in chart_titles(at)
 
 
 def test_choosing_the_same_version_twice_warns(two_versions: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
