@@ -311,13 +311,11 @@ def _matrix(counts: pd.DataFrame, names_a: list[str], names_b: list[str]) -> pd.
     return table
 
 
-def _policy_columns(codes: Sequence[object], policies: Mapping[str, SegmentPolicy], side: str) -> dict[str, list]:
-    out: dict[str, list] = {f"{field}_{side}": [] for field in POLICY_FIELDS}
-    for code in codes:
-        policy = policies.get(str(code)) if code is not None and code == code else None
-        for field in POLICY_FIELDS:
-            out[f"{field}_{side}"].append(getattr(policy, field) if policy is not None else None)
-    return out
+def _policy_columns(codes: pd.Series, policies: Mapping[str, SegmentPolicy], side: str) -> dict[str, pd.Series]:
+    """Each POLICY_FIELDS value of the segment in ``codes`` (segment as text; None: not in the version)."""
+    text = codes.astype(object).where(codes.notna(), None).map(lambda c: None if c is None else str(c))
+    return {f"{field}_{side}": text.map({seg: getattr(p, field) for seg, p in policies.items()})
+            for field in POLICY_FIELDS}
 
 
 def _pair_impact(counts: pd.DataFrame, policies_a: Mapping[str, SegmentPolicy],
@@ -330,8 +328,8 @@ def _pair_impact(counts: pd.DataFrame, policies_a: Mapping[str, SegmentPolicy],
     frame = frame.sort_values(["_a", "_b"], kind="mergesort").reset_index(drop=True)
     out = frame[["segment_a", "segment_b", "items"]].copy()
     for side, policies in (("a", policies_a), ("b", policies_b)):
-        for column, values in _policy_columns(frame[f"code_{side}"].tolist(), policies, side).items():
-            out[column] = values
+        for column, values in _policy_columns(frame[f"code_{side}"], policies, side).items():
+            out[column] = values.to_numpy()
     if stock:
         for figure in ("safety_stock_value", "safety_stock", "reorder_point"):
             # an item not in a version holds no stock under it: its side counts 0
@@ -343,8 +341,8 @@ def _pair_impact(counts: pd.DataFrame, policies_a: Mapping[str, SegmentPolicy],
 def _with_policies(movers: pd.DataFrame, policies_a: Mapping[str, SegmentPolicy],
                    policies_b: Mapping[str, SegmentPolicy], stock: bool) -> pd.DataFrame:
     for side, policies in (("a", policies_a), ("b", policies_b)):
-        for column, values in _policy_columns(movers[f"code_{side}"].tolist(), policies, side).items():
-            movers[column] = values
+        for column, values in _policy_columns(movers[f"code_{side}"], policies, side).items():
+            movers[column] = values.to_numpy()
     if not stock:
         movers = movers.drop(columns=[f"{f}_{s}" for f in PLAN_FIGURES for s in ("a", "b", "change")])
     return movers.drop(columns=["code_a", "code_b"])
