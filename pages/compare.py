@@ -11,6 +11,9 @@ from ui.state import data_version, ensure_entry, get_store, saved_versions, user
 
 ensure_entry()
 
+#: Movers drawn in the table at most (largest moves first); the download has them all.
+MAX_SHOWN_MOVERS = 5_000
+
 
 @st.cache_data(max_entries=8, ttl="2h", show_spinner=False)
 def _compare(db_path: str, data: str, stamp: str, a: int, b: int):
@@ -98,12 +101,14 @@ to_segments = filters[1].multiselect("To segment (B)", list(matrix.columns), key
 shown = filters[2].multiselect("Features", list(diff.features), default=list(diff.features)[:5], key="cmp_features",
                                help="Each chosen feature is shown as its value in A, in B and the change.")
 table = charts.movers_table(diff, shown, from_segments, to_segments)
-st.caption(f"{len(table):,} of {diff.items_moved:,} movers.")
+st.caption(f"{len(table):,} of {diff.items_moved:,} movers."
+           + (f" The table shows the {MAX_SHOWN_MOVERS:,} largest moves; the download has all of them."
+              if len(table) > MAX_SHOWN_MOVERS else ""))
 titles = {column: charts.column_title(column, a, b, units) for column in table.columns}
 config = {column: st.column_config.NumberColumn(title, format="%.3g" if column == "move_size" else "localized")
           for column, title in titles.items() if table[column].dtype.kind == "f"}
 config.update({column: title for column, title in titles.items() if column not in config})
-st.dataframe(table, hide_index=True, width="stretch", column_config=config)
+st.dataframe(table.head(MAX_SHOWN_MOVERS), hide_index=True, width="stretch", column_config=config)
 st.download_button("Download movers (CSV)", table.to_csv(index=False).encode(), f"movers_{a}_to_{b}.csv",
                    "text/csv", icon=":material/download:")
 
