@@ -327,9 +327,9 @@ def _pair_impact(counts: pd.DataFrame, policies_a: Mapping[str, SegmentPolicy],
     frame = counts.assign(_a=counts["segment_a"].map(order_a), _b=counts["segment_b"].map(order_b))
     frame = frame.sort_values(["_a", "_b"], kind="mergesort").reset_index(drop=True)
     out = frame[["segment_a", "segment_b", "items"]].copy()
-    for side, policies in (("a", policies_a), ("b", policies_b)):
-        for column, values in _policy_columns(frame[f"code_{side}"], policies, side).items():
-            out[column] = values.to_numpy()
+    sides = {**_policy_columns(frame["code_a"], policies_a, "a"), **_policy_columns(frame["code_b"], policies_b, "b")}
+    for field in POLICY_FIELDS:   # before and after side by side
+        out[f"{field}_a"], out[f"{field}_b"] = sides[f"{field}_a"].to_numpy(), sides[f"{field}_b"].to_numpy()
     if stock:
         for figure in ("safety_stock_value", "safety_stock", "reorder_point"):
             # an item not in a version holds no stock under it: its side counts 0
@@ -340,9 +340,9 @@ def _pair_impact(counts: pd.DataFrame, policies_a: Mapping[str, SegmentPolicy],
 
 def _with_policies(movers: pd.DataFrame, policies_a: Mapping[str, SegmentPolicy],
                    policies_b: Mapping[str, SegmentPolicy], stock: bool) -> pd.DataFrame:
-    for side, policies in (("a", policies_a), ("b", policies_b)):
-        for column, values in _policy_columns(movers[f"code_{side}"], policies, side).items():
-            movers[column] = values.to_numpy()
+    sides = {**_policy_columns(movers["code_a"], policies_a, "a"), **_policy_columns(movers["code_b"], policies_b, "b")}
+    for field in POLICY_FIELDS:
+        movers[f"{field}_a"], movers[f"{field}_b"] = sides[f"{field}_a"].to_numpy(), sides[f"{field}_b"].to_numpy()
     if not stock:
         movers = movers.drop(columns=[f"{f}_{s}" for f in PLAN_FIGURES for s in ("a", "b", "change")])
     return movers.drop(columns=["code_a", "code_b"])
