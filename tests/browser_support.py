@@ -124,3 +124,11 @@ def settle(page) -> None:
 
 def shown_exceptions(page) -> list[str]:
     return page.locator('[data-testid="stException"]').all_inner_texts()
+
+
+def expand_navigation(page) -> None:
+    """Unfold a long sidebar navigation (Streamlit folds it behind "View N more") so every link shows."""
+    page.locator('[data-testid="stSidebarNav"] a').first.wait_for()   # drawn just after the run settles
+    more = page.locator('[data-testid="stSidebarNavViewButton"]')
+    if more.count() and "more" in more.inner_text():
+        more.click()

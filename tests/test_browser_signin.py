@@ -6,17 +6,14 @@ from __future__ import annotations
 
 import pytest
 
-from browser_support import app_url, browser, page, settle, shown_exceptions  # noqa: F401  (fixtures)
+from browser_support import app_url, browser, expand_navigation, page, settle, shown_exceptions  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
 
 
 def nav_titles(page) -> set[str]:
     """The page titles in the sidebar navigation (each link's text is its icon's name, then the title)."""
-    page.locator('[data-testid="stSidebarNav"] a').first.wait_for()   # drawn just after the run settles
-    more = page.locator('[data-testid="stSidebarNavViewButton"]')
-    if more.count() and "more" in more.inner_text():     # a long navigation is shown folded
-        more.click()
+    expand_navigation(page)
     return {text.split("\n")[-1].strip() for text in page.locator('[data-testid="stSidebarNav"] a').all_inner_texts()}
 
 
