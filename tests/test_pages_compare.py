@@ -118,3 +118,17 @@ def test_choosing_the_same_version_twice_warns(two_versions: Path, tmp_path: Pat
     assert not at.exception
     assert "are the same" in at.warning[0].value
     assert at.get("plotly_chart") == []
+
+
+def test_customer_versions_compare_without_stock_columns(tiny_sample_file: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch):
+    path = use_copy(tiny_sample_file, tmp_path, monkeypatch)
+    with Store(path) as store:
+        run_segmentation(store, "customer", "abc_xyz")
+        run_segmentation(store, "customer", "kmeans", k=2)
+    at = open_page()
+    assert at.selectbox(key="cmp_level").options == ["customer"]       # the only level with two versions
+    assert at.error == []
+    movers = movers_frame(at)
+    assert "customer_id" in movers.columns and "safety_stock_change" not in movers.columns
+    assert any("hold no stock per customer" in c.value for c in at.caption)
