@@ -218,6 +218,7 @@ def _state(path: Path) -> dict[str, object]:
             "schema": store.schema_version(),
             "tables": tables_of(store),
             "orders": cur.execute("SELECT count(*) FROM orders").fetchone()[0],
+            "quantity": cur.execute("SELECT sum(quantity) FROM orders").fetchone()[0],
             "runs": cur.execute("SELECT count(*), coalesce(max(run_id), 0) FROM ingest_runs").fetchone(),
             "rejects": cur.execute("SELECT count(*) FROM ingest_rejects").fetchone()[0],
             "statuses": cur.execute("SELECT version_id, status FROM segment_versions ORDER BY 1").fetchall(),
