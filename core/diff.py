@@ -39,6 +39,7 @@ from core.features import key_columns
 from core.store import quote_ident
 
 if TYPE_CHECKING:
+    import duckdb
     import pandas as pd
 
     from core.policy import SegmentPolicy
@@ -254,7 +255,8 @@ def _pairs_sql(keys: Sequence[str]) -> str:
         GROUP BY p.segment_a, p.segment_b"""
 
 
-def _movers(cur, keys: Sequence[str], a: int, b: int, features: Sequence[str]) -> pd.DataFrame:
+def _movers(cur: duckdb.DuckDBPyConnection, keys: Sequence[str], a: int, b: int, features: Sequence[str]
+            ) -> pd.DataFrame:
     """Movers with their features in A and B, their change and the size of the move, largest first."""
     allowed = {*features, *(f"{f}_{side}" for f in features for side in ("a", "b", "change"))}
     params: dict[str, object] = {"not_a": NOT_IN_A, "not_b": NOT_IN_B, "a": a, "b": b, "features": list(features)}
