@@ -52,7 +52,7 @@ for section, path, title, icon, action in PAGES:
     sections.setdefault(section, []).append(page)
 # the titles the navigation lists, for pages deciding whether to offer a link (and for tests)
 st.session_state["nav_pages"] = [title for _, _, title, _, action in PAGES if can(role, action)]
-current = st.navigation(sections)
+current = st.navigation(sections, expanded=True)   # every page listed: no "View more" fold
 if current.title in denied:
     deny_page(current.title, denied[current.title])
 else:
