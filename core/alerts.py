@@ -38,6 +38,12 @@ it with an audit event). Items not in the version are new, counted apart, never 
 
 Rule-based versions (nine-box, demand pattern, rules) have no centres, so no boundary
 distance: `boundary_margins` returns no rows and says so in ``attrs["reason"]``.
+
+**Which segments.** Control alerts chart the KPIs of the segments as planned: `core.kpi`
+applies the planner's overrides (`core.overrides.effective_assignments`). Boundary drift reads
+the model's own assignments on purpose (`core.versions.load_version`): it measures the model's
+geometry (centres of the items the model put in each segment, the distance to the model's own
+segment), which an override does not move; a moved item still drifts, or not, in the model.
 """
 
 from __future__ import annotations
@@ -281,7 +287,8 @@ def boundary_margins(store: Store, version_id: int) -> pd.DataFrame:
     ``distance_own`` and ``distance_next`` today (weighted scaled space), ``nearest_segment``
     and its label. ``attrs``: ``new_items`` (items in the data, not in the version),
     ``gone_items`` (in the version, no longer in the data), ``reason`` (why there are no rows,
-    else None). See the module docstring for the method.
+    else None). See the module docstring for the method. Segments are the model's (not
+    overrides applied): the geometry being measured is the model's ("Which segments").
     """
     from core.segment_items import segmentation_items
     from core.segment_methods import CLUSTER_METHODS, NOISE, centres_of, squared_distances

@@ -251,9 +251,12 @@ SELECT (SELECT count(DISTINCT order_id) FROM demand_lines),
 
 # -- the table per item -------------------------------------------------------------------------
 def _version_assignments(store: Store, version_id: int, level: str) -> pd.DataFrame:
-    from core.versions import assignments
+    """Keys, segment and segment_label of a version's items at ``level``: the effective ones
+    (`core.overrides.effective_assignments`, overrides active today applied), so that a moved
+    item's cost and profit count in the segment it was moved to."""
+    from core.overrides import effective_assignments
 
-    frame = assignments(store, version_id)
+    frame = effective_assignments(store, version_id)
     keys = [c for c in ("customer_id", "product_id") if c in frame.columns]
     version_level = "customer_product" if len(keys) == 2 else keys[0].removesuffix("_id")
     if version_level != level:
@@ -268,10 +271,11 @@ def cost_to_serve(store: Store, level: str = "customer", version_id: int | None 
     """One row per customer or product with any order line: activity costs, cost-to-serve, profit.
 
     Columns: key column; with ``version_id`` ``segment`` and ``segment_label`` (the version
-    must be at the same level; items it does not hold get segment NULL, label "not in
-    version"); driver volumes ``orders``, ``order_lines``, ``units``, ``shipments``,
-    ``weight_kg`` (allocated by line share, see the module docstring); ``return_lines``; one
-    ``cost_<activity>`` per activity with a rate; ``cost_to_serve``; ``revenue``,
+    must be at the same level; the item's effective segment, overrides active today applied;
+    items it does not hold get segment NULL, label "not in version"); driver volumes
+    ``orders``, ``order_lines``, ``units``, ``shipments``, ``weight_kg`` (allocated by line
+    share, see the module docstring); ``return_lines``; one ``cost_<activity>`` per activity
+    with a rate; ``cost_to_serve``; ``revenue``,
     ``cost_of_goods``, ``gross_margin``; ``profit`` = gross_margin - cost_to_serve. An empty
     database gives an empty frame. ``attrs["currency"]`` is the rates' currency (or None).
     """

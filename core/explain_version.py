@@ -4,6 +4,11 @@ The items are rebuilt from the database as the version built them (level, bucket
 in ``parameters["items"]``); when the data has changed since the version was saved, the
 explanation is of the current items against the saved assignments, and `VersionExplanation`
 says so (``data_is_current``).
+
+The surrogate is fitted on the model's own assignments (`core.versions.load_version`), not the
+effective ones with the planner's overrides (`core.overrides.effective_assignments`): it
+explains why the model put each item where it did, and an override is a planner's decision
+with its own written reason, not something the features can explain.
 """
 
 from __future__ import annotations

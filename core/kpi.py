@@ -11,9 +11,10 @@ gives one row per segment and period. Conventions, stated once here:
   when a promise is moved. (Lines are judged against their own promised date whatever the
   period.)
 * **Segment** of a line is the segment of its item in the version: by product_id, by
-  customer_id, or by both, as the version's level says. ``segment`` is text (clustering
-  segments as their number); lines of items the version does not hold get segment and label
-  ``"(not in version)"``.
+  customer_id, or by both, as the version's level says, with the planner's overrides active
+  today applied (`core.overrides.effective_assignments`): a moved item's lines count in the
+  segment it was moved to. ``segment`` is text (clustering segments as their number); lines of
+  items the version does not hold get segment and label ``"(not in version)"``.
 * **On time**: delivered_date <= promised_date, among the lines that have both dates
   (``on_time_base_lines``); ``on_time`` = on_time_lines / on_time_base_lines.
 * **OTIF** (on time, in full): delivered on or before the promised date *and* delivered
@@ -133,10 +134,14 @@ ORDER BY segment = $not_in_version, segment, period
 
 
 def _version_keys(store: Store, version_id: int) -> tuple[pd.DataFrame, tuple[str, ...]]:
-    """The version's assignments (keys, segment, segment_label) and its key columns."""
-    from core.versions import assignments
+    """The version's effective assignments (keys, segment, segment_label) and its key columns.
 
-    frame = assignments(store, version_id)
+    Effective: the overrides active today applied (`core.overrides.effective_assignments`), the
+    segments the version plans with, so that each segment's KPIs are those of its items.
+    """
+    from core.overrides import effective_assignments
+
+    frame = effective_assignments(store, version_id)
     keys = tuple(c for c in _KEY_COLUMNS if c in frame.columns)
     return frame[[*keys, "segment", "segment_label"]], keys
 

@@ -69,15 +69,16 @@ def segment_forecast_accuracy(store: Store, version_id: int, bucket: str = "week
     (bucket start), ``forecast_items`` (products forecast), ``forecast_demand`` (sum of demand),
     ``forecast_abs_error`` (sum of |forecast - demand|) and ``forecast_accuracy`` (1 - their ratio).
 
-    A version that is not at product level, or no demand, gives an empty frame whose
-    ``attrs["reason"]`` says why.
+    A product's segment is its effective one (`core.overrides.effective_assignments`: overrides
+    active today applied). A version that is not at product level, or no demand, gives an empty
+    frame whose ``attrs["reason"]`` says why.
     """
     import pandas as pd
 
     from core.features import bucket_demand
     from core.policy_backtest import DEFAULT_HORIZON, segment_backtest
+    from core.overrides import effective_assignments
     from core.policy_plan import version_info, version_policies
-    from core.versions import assignments
 
     _check_bucket(bucket)
     if periods is None:
@@ -91,7 +92,7 @@ def segment_forecast_accuracy(store: Store, version_id: int, bucket: str = "week
                       f"{level.replace('_', ' x ')}s")
     if periods == 0:
         return _empty("no periods asked for")
-    items = assignments(store, version_id)
+    items = effective_assignments(store, version_id)   # a moved product is forecast with its new segment's method
     policies = version_policies(store, version_id)
     demand = bucket_demand(store, "product", bucket)
     if demand.empty:

@@ -106,13 +106,14 @@ def segment_inventory_turns(store: Store, version_id: int, bucket: str = "week")
     """One row per segment and period with demand lines or snapshots (module docstring):
     ``segment`` (text), ``period``, ``cost_of_goods_sold``, ``inventory_snapshots`` (snapshot
     dates in the period), ``average_inventory_value``, ``inventory_turns`` and
-    ``inventory_turns_annualised``. Not a product-level version, or no snapshots loaded: an
-    empty frame whose ``attrs["reason"]`` says why.
+    ``inventory_turns_annualised``. A product's segment is its effective one (overrides active
+    today applied, `core.overrides.effective_assignments`). Not a product-level version, or no
+    snapshots loaded: an empty frame whose ``attrs["reason"]`` says why.
     """
     import pandas as pd
 
+    from core.overrides import effective_assignments
     from core.policy_plan import version_info
-    from core.versions import assignments
 
     _check_bucket(bucket)
     level = str(version_info(store, version_id)["level"])
@@ -126,7 +127,7 @@ def segment_inventory_turns(store: Store, version_id: int, bucket: str = "week")
         frame = pd.DataFrame(columns=TURNS_COLUMNS)
         frame.attrs["reason"] = reason
         return frame
-    items = assignments(store, version_id)[["product_id", "segment"]]
+    items = effective_assignments(store, version_id)[["product_id", "segment"]]   # overrides applied
     cur = store.cursor()
     cur.register(_ASSIGNMENTS_VIEW, items)
     try:

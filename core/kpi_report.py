@@ -3,7 +3,9 @@
 One row per segment and period of `core.kpi.segment_kpis` (the segments and periods with
 demand lines), with the columns of `core.kpi_targets` (a target per service KPI from the
 segment's policy service level, and its status), `core.kpi_forecast` and `core.kpi_inventory`
-joined on (segment, period). What `segplan kpi` writes and what pages can draw.
+joined on (segment, period). What `segplan kpi` writes and what pages can draw. Every part
+takes an item's segment from `core.overrides.effective_assignments` (the planner's overrides
+active today applied), so the rows of one segment describe the same items throughout.
 """
 
 from __future__ import annotations

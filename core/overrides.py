@@ -1,10 +1,17 @@
 """Planner overrides: move one item of a version to another segment, with a reason, maybe until a date.
 
 The model's assignment stays as it was (``segment_assignments``); an override is a row of
-``segment_overrides`` on top of it, and `effective_assignments` applies them: exports use it
-(the policy plan and allocation still read the model's assignments). An override is *active* on a day when it is not withdrawn and that day is before its
-``expires_on`` (no date: no expiry). One item has at most one active override: a new one
-withdraws the old. Only editable versions (draft or rejected, `core.approval.check_editable`)
+``segment_overrides`` on top of it, and `effective_assignments` applies them. It is the one
+source of *the segment an item is in for planning and monitoring*: exports (`core.export`), the
+version diff (`core.diff`), the policy plan, its default policies and the allocation tiers
+(`core.policy_plan`), the delivery KPIs (`core.kpi`, `core.kpi_report`), forecast accuracy
+(`core.kpi_forecast`), inventory turns (`core.kpi_inventory`) and cost-to-serve per segment
+(`core.cost_to_serve`) all read it. The model's own assignments (`core.versions.assignments`)
+are read on purpose where the model itself is the subject: boundary-drift alerts
+(`core.alerts`) measure the model's geometry, and the Explain surrogate (`core.explain_version`)
+explains the model's decision. An override is *active* on a day when it is not withdrawn and
+that day is before its ``expires_on`` (no date: no expiry). One item has at most one active
+override: a new one withdraws the old. Only editable versions (draft or rejected, `core.approval.check_editable`)
 take or lose overrides.
 
 **Carry-over.** When a new version of a level is saved, `carry_over` (called inside the
@@ -27,7 +34,7 @@ from typing import TYPE_CHECKING
 from core import audit
 from core.errors import SegplanError
 from core.features import key_columns
-from core.store import Store
+from core.store import Store, quote_ident
 from core.users import require
 
 if TYPE_CHECKING:
@@ -229,30 +236,46 @@ def overrides(store: Store, version_id: int, active_on: dt.date | None = None) -
 def effective_assignments(store: Store, version_id: int, on: dt.date | None = None) -> pd.DataFrame:
     """The version's assignments with the overrides active ``on`` (default today) applied.
 
-    Adds model_segment (the model's), overridden, override_reason, override_by, expires_on;
-    segment and segment_label are the planner's where overridden. Segment types as in
-    `core.versions.assignments` (whole numbers for clustering versions).
+    The segment an item is in for planning and monitoring (module docstring). One SQL join of
+    ``segment_assignments`` to the active ``segment_overrides`` (no loop over items), in
+    item_position order. Columns: the level's key columns, segment and segment_label (the
+    planner's where overridden, with the version's name of that segment: the rename, else the
+    automatic name), model_segment (the model's), overridden, override_reason, override_by,
+    expires_on, distance_own, distance_next, boundary_margin (the model's distances). Segment
+    types as in `core.versions.assignments`: whole numbers for clustering versions, else text.
+    Should an item ever hold two active overrides, the newest applies.
     """
-    from core.versions import _final_names, _header as version_header, _segment_values, assignments
+    from core.versions import ASSIGNMENT_COLUMNS, _final_names, _header as version_header, _segment_values
 
     header = version_header(store, version_id)
+    vid, method = int(header["version_id"]), str(header["method"])
     keys = list(key_columns(str(header["level"])))
-    frame = assignments(store, int(header["version_id"]))
-    active = overrides(store, int(header["version_id"]), active_on=on or dt.date.today())
-    moved = active[[*keys, "segment", "reason", "created_by", "expires_on"]].rename(columns={
-        "segment": "override_segment", "reason": "override_reason", "created_by": "override_by"})
-    out = frame.merge(moved, on=keys, how="left", validate="one_to_one")
-    out.insert(len(keys), "model_segment", out["segment"])
-    out["overridden"] = out["override_segment"].notna()
-    if out["overridden"].any():
-        names = _final_names(header)
-        method = str(header["method"])
-        chosen = out["override_segment"].where(out["overridden"], out["segment"].astype(str))
-        out["segment"] = _segment_values(chosen.astype(str), method).to_numpy()
-        out["segment_label"] = out["segment_label"].where(~out["overridden"], chosen.map(names))
+    distances = [c for c in ASSIGNMENT_COLUMNS if c not in ("segment", "segment_label")]
+    allowed = frozenset(distances)
+    select = ", ".join([*(f"a.{quote_ident(k)}" for k in keys),
+                        *(f"a.{quote_ident(c, allowed=allowed)}" for c in distances)])
+    frame = store.cursor().execute(
+        f"""WITH active AS (
+                SELECT customer_id, product_id, segment, reason, created_by, expires_on
+                FROM segment_overrides WHERE version_id = ? AND {_ACTIVE}
+                QUALIFY row_number() OVER (PARTITION BY customer_id, product_id ORDER BY override_id DESC) = 1
+            )
+            SELECT {select}, coalesce(o.segment, a.segment) AS segment, a.segment_label,
+                   a.segment AS model_segment, o.segment IS NOT NULL AS overridden,
+                   o.reason AS override_reason, o.created_by AS override_by, o.expires_on
+            FROM segment_assignments AS a
+            LEFT JOIN active AS o ON o.customer_id IS NOT DISTINCT FROM a.customer_id
+                                 AND o.product_id IS NOT DISTINCT FROM a.product_id
+            WHERE a.version_id = ? ORDER BY a.item_position""",
+        [vid, on or dt.date.today(), vid]).df()
+    moved = frame["overridden"].to_numpy(dtype=bool)
+    if moved.any():
+        frame.loc[moved, "segment_label"] = frame.loc[moved, "segment"].map(_final_names(header))
+    frame["segment"] = _segment_values(frame["segment"], method)
+    frame["model_segment"] = _segment_values(frame["model_segment"], method)
     columns = [*keys, "segment", "segment_label", "model_segment", "overridden", "override_reason", "override_by",
-               "expires_on", *(c for c in frame.columns if c not in (*keys, "segment", "segment_label"))]
-    return out[columns]
+               "expires_on", *distances]
+    return frame[columns]
 
 
 # -- carry-over --------------------------------------------------------------------------------

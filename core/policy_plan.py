@@ -7,8 +7,14 @@ dominant ABC / XYZ class of the segment's items).
 
 `policy_items` turns a version into one planning row per item: the version's items at its
 level, bucket and ABC measure (`core.segment_items.segmentation_items`), their segment from
-the version's assignments, the products master (unit_cost, lead time, moq) and then
+the version's effective assignments, the products master (unit_cost, lead time, moq) and then
 `core.policy.plan_items`.
+
+Segments of items
+    Everything here that needs an item's segment (the plan, the default policies, the
+    allocation tiers) takes it from `core.overrides.effective_assignments`: the model's
+    assignment with the planner's overrides active today applied, so an item a planner moved
+    is planned and served as a member of the segment it was moved to.
 
 Levels
     product: one row per product. customer_product: one row per customer x product pair, the
@@ -75,8 +81,14 @@ def version_info(store: Store, version_id: int) -> dict[str, object]:
 
 
 def _segments(store: Store, version_id: int) -> list[str]:
+    """The segments of a version that hold items, as text in text order: the model's segments and
+    the targets of the overrides active today (a segment may hold only items moved into it)."""
     rows = store.cursor().execute(
-        "SELECT DISTINCT segment FROM segment_assignments WHERE version_id = ? ORDER BY segment", [version_id]
+        """SELECT segment FROM segment_assignments WHERE version_id = ?
+           UNION
+           SELECT segment FROM segment_overrides
+           WHERE version_id = ? AND withdrawn_at IS NULL AND (expires_on IS NULL OR expires_on > ?)
+           ORDER BY segment""", [version_id, version_id, dt.date.today()]
     ).fetchall()
     return [r[0] for r in rows]
 
@@ -90,15 +102,16 @@ def _saved(store: Store, version_id: int) -> dict[str, SegmentPolicy]:
 
 
 def _version_items(store: Store, version: Mapping[str, object], bucket: str | None = None) -> pd.DataFrame:
-    """The version's items with their current features and classes, and segment / segment_label."""
+    """The version's items with their current features and classes, and segment / segment_label:
+    the effective ones (`core.overrides.effective_assignments`, overrides active today applied)."""
     from core.features import key_columns
+    from core.overrides import effective_assignments
     from core.segment_items import segmentation_items
-    from core.versions import assignments
 
     keys = list(key_columns(str(version["level"])))
     items = segmentation_items(store, str(version["level"]), bucket or str(version["bucket"]),
                                str(version["measure"]))
-    assigned = assignments(store, int(version["version_id"]))[[*keys, "segment", "segment_label"]]
+    assigned = effective_assignments(store, int(version["version_id"]))[[*keys, "segment", "segment_label"]]
     assigned = assigned.assign(segment=assigned["segment"].astype(str))
     return assigned.merge(items, on=keys, how="inner", validate="one_to_one")
 
@@ -108,7 +121,8 @@ def version_policies(store: Store, version_id: int) -> list[SegmentPolicy]:
 
     Defaults come from `core.policy.default_policies` on the version's items (their current
     abc / xyz / demand_pattern): a nine-box segment takes its cell, any other segment the cell
-    of its dominant ABC and XYZ class. Segment names are text, as saved.
+    of its dominant ABC and XYZ class, counting the items in it after overrides (`_version_items`).
+    Segment names are text, as saved; a segment that holds only items moved into it is listed.
     """
     version = version_info(store, version_id)
     segments = _segments(store, int(version["version_id"]))
@@ -302,7 +316,8 @@ def policy_items(store: Store, version_id: int, *, bucket: str | None = None, de
                  policies: Sequence[SegmentPolicy] | None = None, default_lead_time_days: float | None = None,
                  ) -> pd.DataFrame:
     """Per item of a version: its segment's policy and the safety stock, reorder point and order
-    quantity it gives, with every input each figure came from.
+    quantity it gives, with every input each figure came from. The segment is the item's
+    effective one (overrides active today applied; module docstring, "Segments of items").
 
     ``bucket`` defaults to the version's. ``demand_source``: ``history`` or ``forecast_errors``
     (module docstring). ``ordering_cost`` (currency per order) and ``holding_rate`` (share of
@@ -451,7 +466,8 @@ def allocate_version(store: Store, version_id: int, supply: pd.DataFrame, orders
     """Allocate ``supply`` (read_supply) to open ``orders`` (read_orders) by the version's tiers.
 
     Each line's segment is that of its item in the version (product level: the product's;
-    customer level: the customer's; customer_product: the pair's) and its tier that segment's
+    customer level: the customer's; customer_product: the pair's), with the overrides active
+    today applied (`core.overrides.effective_assignments`), and its tier that segment's
     policy's allocation_tier (`version_policies`, or ``policies`` when given, e.g. unsaved edits;
     then every segment of the version needs one). A line whose item is not in the version gets
     segment NOT_IN_VERSION and the tier after the lowest. Returns `core.allocation.AllocationResult`
@@ -463,7 +479,7 @@ def allocate_version(store: Store, version_id: int, supply: pd.DataFrame, orders
 
     from core.allocation import AllocationResult, allocate, allocation_summary
     from core.features import key_columns
-    from core.versions import assignments
+    from core.overrides import effective_assignments
 
     version = version_info(store, version_id)
     vid, level = int(version["version_id"]), str(version["level"])
@@ -480,7 +496,7 @@ def allocate_version(store: Store, version_id: int, supply: pd.DataFrame, orders
         if lacking:
             raise SegplanError(f"version {vid}: segment {lacking[0]!r} has no policy",
                                "give a policy (with its allocation_tier) for every segment of the version")
-    assigned = assignments(store, vid)[[*keys, "segment"]]
+    assigned = effective_assignments(store, vid)[[*keys, "segment"]]
     assigned = assigned.assign(segment=assigned["segment"].astype(str),
                                **{k: assigned[k].astype(str) for k in keys})
     lookup = orders[keys].astype(str).apply(lambda s: s.str.strip())

@@ -337,7 +337,12 @@ def _assignments(store: Store, header: Mapping[str, object]) -> pd.DataFrame:
 
 
 def assignments(store: Store, version_id: int) -> pd.DataFrame:
-    """One row per item of a version: key columns of its level, segment, segment_label, distances."""
+    """One row per item of a version: key columns of its level, segment, segment_label, distances.
+
+    The model's assignments, as saved. The segment an item is in for planning and monitoring
+    (plan, allocation, KPIs, cost-to-serve, exports) is `core.overrides.effective_assignments`,
+    the planner's overrides applied; read this one where the model itself is meant.
+    """
     return _assignments(store, _header(store, version_id))
 
 
