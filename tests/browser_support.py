@@ -1,7 +1,8 @@
 """Real-browser test support: the app under `streamlit run` on a free port, and Chromium to drive it.
 
-The server gets its own temporary database (SEGPLAN_DB) with the small test data loaded; only
-the server opens it, since DuckDB lets one process write a file at a time.
+The server gets its own temporary database (SEGPLAN_DB): `app_url` serves the small test data,
+`app_url_over(fill)` a database of a module's own, `serving(path)` any file. Only the server opens
+it, since DuckDB lets one process write a file at a time.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -64,23 +66,20 @@ def _wait_healthy(base_url: str, server: subprocess.Popen, log_path: Path) -> No
     raise RuntimeError(f"streamlit did not answer in {START_TIMEOUT_S} s:\n{log_path.read_text()[-3000:]}")
 
 
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`streamlit run app.py` on a free localhost port over a small loaded database; its base URL."""
-    require_chromium()
-    folder = tmp_path_factory.mktemp("browser")
-    db_path = folder / "browser.duckdb"
-    with Store(db_path) as store:
-        fill_small_database(store)
+@contextmanager
+def serving(db_path: Path | str) -> Iterator[str]:
+    """`streamlit run app.py` over the database ``db_path`` (SEGPLAN_DB) on a free localhost port, answering
+    /_stcore/health: its base URL, until the block ends and the server is stopped. Only the server opens
+    the file meanwhile; its output goes to a .log file beside the database."""
     port = free_port()
-    log_path = folder / "streamlit.log"
-    env = {**os.environ, "SEGPLAN_DB": str(db_path)}
+    log_path = Path(db_path).with_suffix(".log")
     with log_path.open("w") as log:
         server = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
              f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false",
              "--server.fileWatcherType=none"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=ROOT, env={**os.environ, "SEGPLAN_DB": str(db_path)}, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     base_url = f"http://localhost:{port}"
     try:
@@ -94,6 +93,28 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
+
+
+def app_url_over(fill: Callable[[Store], object], name: str = "browser"):
+    """A module-scoped `app_url` fixture: a new database filled by ``fill(store)``, served (`serving`).
+
+    A module with its own data binds it as ``app_url = app_url_over(fill_mine, "mine")``.
+    """
+
+    @pytest.fixture(scope="module")
+    def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+        require_chromium()
+        db_path = tmp_path_factory.mktemp(name) / f"{name}.duckdb"
+        with Store(db_path) as store:
+            fill(store)
+        with serving(db_path) as url:
+            yield url
+
+    return app_url
+
+
+#: the shared server: the small loaded database of page_data
+app_url = app_url_over(fill_small_database)
 
 
 @pytest.fixture(scope="module")

@@ -8,25 +8,11 @@ core.users.add_user before the server starts) and one product version.
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from browser_support import (  # noqa: F401  (fixtures)
-    ROOT,
-    _wait_healthy,
-    browser,
-    free_port,
-    require_chromium,
-    settle,
-    shown_exceptions,
-)
+from browser_support import app_url_over, browser, settle, shown_exceptions  # noqa: F401  (fixtures)
 from core.store import Store
 from core.users import add_user
 from core.versions import run_segmentation
@@ -37,40 +23,17 @@ pytestmark = pytest.mark.browser
 PASSWORD = "correct horse battery"
 
 
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`streamlit run app.py` over a database with accounts ada (admin), pat (planner), anna (approver)
-    and version 1 (product, ABC x XYZ); only the server opens the file from here on."""
-    require_chromium()
-    folder = tmp_path_factory.mktemp("browser_approval")
-    db_path = folder / "approval.duckdb"
-    with Store(db_path) as store:
-        fill_small_database(store)
-        run_segmentation(store, "product", "abc_xyz", user="pat")
-        add_user(store, "ada", "admin", PASSWORD, by=None)
-        add_user(store, "pat", "planner", PASSWORD, by="ada")
-        add_user(store, "anna", "approver", PASSWORD, by="ada")
-    port = free_port()
-    log_path = folder / "streamlit.log"
-    with log_path.open("w") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
-             f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false",
-             "--server.fileWatcherType=none"],
-            cwd=ROOT, env={**os.environ, "SEGPLAN_DB": str(db_path)}, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    base_url = f"http://localhost:{port}"
-    try:
-        _wait_healthy(base_url, server, log_path)
-        yield base_url
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)   # its own session: this server and nothing else
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+def fill_with_accounts(store: Store) -> None:
+    """The small page database with accounts ada (admin), pat (planner), anna (approver) and version 1
+    (product, ABC x XYZ); only the server opens the file from here on."""
+    fill_small_database(store)
+    run_segmentation(store, "product", "abc_xyz", user="pat")
+    add_user(store, "ada", "admin", PASSWORD, by=None)
+    add_user(store, "pat", "planner", PASSWORD, by="ada")
+    add_user(store, "anna", "approver", PASSWORD, by="ada")
+
+
+app_url = app_url_over(fill_with_accounts, "browser_approval")
 
 
 def signed_in(browser, app_url: str, user: str):

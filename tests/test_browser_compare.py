@@ -7,25 +7,11 @@ This module starts its own server over the tiny sample with a k-means and an ABC
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from browser_support import (  # noqa: F401  (fixtures)
-    ROOT,
-    _wait_healthy,
-    browser,
-    free_port,
-    page,
-    require_chromium,
-    settle,
-    shown_exceptions,
-)
+from browser_support import browser, page, require_chromium, serving, settle, shown_exceptions  # noqa: F401  (fixtures)
 from core.diff import compare_versions
 from core.sample import build_tiny_database
 from core.store import Store
@@ -50,28 +36,8 @@ def two_versions(tmp_path_factory: pytest.TempPathFactory):
 def app_url(two_versions) -> Iterator[str]:
     """`streamlit run app.py` over that database (only the server opens the file from here on)."""
     require_chromium()
-    db_path, _ = two_versions
-    port = free_port()
-    log_path = Path(db_path).with_suffix(".log")
-    with log_path.open("w") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
-             f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false",
-             "--server.fileWatcherType=none"],
-            cwd=ROOT, env={**os.environ, "SEGPLAN_DB": db_path}, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    base_url = f"http://localhost:{port}"
-    try:
-        _wait_healthy(base_url, server, log_path)
-        yield base_url
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)   # its own session: this server and nothing else
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+    with serving(two_versions[0]) as url:
+        yield url
 
 
 def test_compare_page_shows_the_sankey_and_the_movers(page, app_url, two_versions, tmp_path):

@@ -7,25 +7,11 @@ its own over the tiny sample (with deliveries) and a saved k-means version.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from browser_support import (  # noqa: F401  (fixtures)
-    ROOT,
-    _wait_healthy,
-    browser,
-    free_port,
-    page,
-    require_chromium,
-    settle,
-    shown_exceptions,
-)
+from browser_support import browser, page, require_chromium, serving, settle, shown_exceptions  # noqa: F401  (fixtures)
 from core.alerts import control_alerts
 from core.sample import build_tiny_database
 from core.store import Store
@@ -49,28 +35,8 @@ def flagged(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, object]:
 def app_url(flagged) -> Iterator[str]:
     """`streamlit run app.py` over the tiny sample (only the server opens the file from here on)."""
     require_chromium()
-    db_path, _ = flagged
-    port = free_port()
-    log_path = Path(db_path).with_suffix(".log")
-    with log_path.open("w") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
-             f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false",
-             "--server.fileWatcherType=none"],
-            cwd=ROOT, env={**os.environ, "SEGPLAN_DB": db_path}, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    base_url = f"http://localhost:{port}"
-    try:
-        _wait_healthy(base_url, server, log_path)
-        yield base_url
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)  # its own session: ends the server and nothing else
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+    with serving(flagged[0]) as url:
+        yield url
 
 
 def test_monitor_charts_a_flagged_point_and_its_order_lines(page, app_url, flagged):

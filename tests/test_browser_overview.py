@@ -2,19 +2,16 @@
 period; Cost to serve shows the whale curve.
 
 The server's database is the tiny sample (it has cost rates and delivery dates) with a
-product-level ABC x XYZ version 1, approved: browser_support builds the database through
-``fill_small_database``, which this module swaps for its own before the server starts.
+product-level ABC x XYZ version 1, approved (this module's own server, `app_url_over`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 
-import browser_support
-from browser_support import app_url, browser, page, settle, shown_exceptions  # noqa: F401  (fixtures)
+from browser_support import app_url_over, browser, page, settle, shown_exceptions  # noqa: F401  (fixtures)
 from core.sample import build_tiny_database
 from core.store import Store
 from core.versions import run_segmentation
@@ -29,12 +26,7 @@ def fill_tiny_with_version(store: Store) -> None:
         cur.execute("UPDATE segment_versions SET status = 'approved' WHERE version_id = 1")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def tiny_with_version() -> Iterator[None]:
-    """Autouse at module scope, so it runs before the server fixture builds the database."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(browser_support, "fill_small_database", fill_tiny_with_version)
-        yield
+app_url = app_url_over(fill_tiny_with_version, "browser_overview")
 
 
 def selected(page, label: str) -> str:

@@ -13,46 +13,14 @@ from streamlit.testing.v1 import AppTest
 
 from core.errors import SegplanError
 from core.store import Store
-from page_data import ORDERS_CSV, fill_small_database
+from page_data import ORDERS_CSV
+from page_support import APP, empty_db, loaded_db, open_page, texts  # noqa: F401  (fixtures)
 
-APP = Path(__file__).resolve().parents[1] / "app.py"
 PAGES = ("pages/home.py", "pages/data.py", "pages/explore.py")
-
-
-@pytest.fixture
-def empty_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "empty.duckdb"
-    monkeypatch.setenv("SEGPLAN_DB", str(path))
-    return path
-
-
-@pytest.fixture
-def loaded_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "loaded.duckdb"
-    with Store(path) as store:
-        fill_small_database(store)
-    monkeypatch.setenv("SEGPLAN_DB", str(path))
-    return path
-
-
-def open_page(page: str) -> AppTest:
-    """The app as a user lands on it, then switched to ``page``."""
-    at = AppTest.from_file(str(APP), default_timeout=60).run()
-    assert not at.exception, at.exception
-    if page != "pages/home.py":
-        at.switch_page(page).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def charts(at: AppTest) -> list:
     return [*at.get("vega_lite_chart"), *at.get("plotly_chart")]
-
-
-def texts(at: AppTest) -> str:
-    parts = [m.value for m in at.markdown] + [i.value for i in at.info] + [c.value for c in at.caption]
-    parts += [s.value for s in at.success] + [e.value for e in at.error] + [w.value for w in at.warning]
-    return "\n".join(parts)
 
 
 @pytest.mark.parametrize("page", PAGES)

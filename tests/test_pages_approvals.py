@@ -11,39 +11,22 @@ from streamlit.testing.v1 import AppTest
 
 from core.store import Store
 from governance_support import add_team, save_rules_version
+import page_support
+from page_support import empty_db, no_exception, texts  # noqa: F401  (empty_db: fixture)
 
-APP = Path(__file__).resolve().parents[1] / "app.py"
 PAGE = "pages/approvals.py"
 ITEMS = {"P1": "A", "P2": "A", "P3": "B"}
 NAMES = {"A": "Runners", "B": "Slow"}
 
 
 @pytest.fixture
-def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "approvals.duckdb"
-    monkeypatch.setenv("SEGPLAN_DB", str(path))
-    return path
+def db(empty_db: Path) -> Path:
+    return empty_db
 
 
 def open_page(user: str | None = None) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    if user is not None:
-        at.session_state["user_name"] = user  # signed in (ui/auth.py reads the role from the account)
-    at.run()
-    at.switch_page(PAGE).run()
-    no_exception(at)
-    return at
-
-
-def no_exception(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-
-
-def texts(at: AppTest) -> str:
-    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
-    for kind in ("success", "info", "warning", "error"):
-        parts += [e.value for e in getattr(at, kind)]
-    return "\n".join(str(p) for p in parts)
+    """The Approvals page, signed in as ``user`` (ui/auth.py reads the role from the account)."""
+    return page_support.open_page(PAGE, session=None if user is None else {"user_name": user})
 
 
 def button(at: AppTest, key: str):

@@ -8,7 +8,6 @@ with a k-means (k = 3) and an ABC x XYZ version: the migration matrix, the Sanke
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -18,9 +17,9 @@ from core.diff import compare_versions
 from core.sample import build_tiny_database
 from core.store import Store
 from core.versions import run_segmentation
-from test_pages_policy import chart_titles
+import page_support
+from page_support import chart_titles, empty_db, frame_with, use_copy  # noqa: F401  (empty_db: fixture)
 
-APP = Path(__file__).resolve().parents[1] / "app.py"
 COMPARE = "pages/compare.py"
 
 
@@ -34,26 +33,11 @@ def two_versions(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def use_copy(database: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / database.name
-    shutil.copy(database, path)
-    monkeypatch.setenv("SEGPLAN_DB", str(path))
-    return path
-
-
 def open_page() -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=120).run()
-    at.switch_page(COMPARE).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return page_support.open_page(COMPARE)
 
 
-def movers_frame(at: AppTest):
-    return next(d.value for d in at.dataframe if "move_size" in d.value.columns)
-
-
-def test_empty_database_says_two_versions_are_needed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("SEGPLAN_DB", str(tmp_path / "empty.duckdb"))
+def test_empty_database_says_two_versions_are_needed(empty_db: Path):
     at = open_page()
     assert at.title[0].value == "Compare versions"
     assert "Fewer than two saved versions" in at.info[0].value
@@ -82,7 +66,7 @@ def test_two_versions_show_matrix_sankey_movers_and_policy_impact(two_versions: 
     sankey = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert sankey["data"][0]["type"] == "sankey"
     assert sum(sankey["data"][0]["link"]["value"]) == 60          # every product of the tiny sample once
-    movers = movers_frame(at)
+    movers = frame_with(at, "move_size")
     assert len(movers) == expected.items_moved > 0
     assert movers["product_id"].tolist() == expected.movers["product_id"].tolist()
     assert {"revenue_a", "revenue_b", "revenue_change", "service_level_a", "safety_stock_change"} <= set(movers.columns)
@@ -94,7 +78,7 @@ def test_two_versions_show_matrix_sankey_movers_and_policy_impact(two_versions: 
     first = expected.matrix.index[0]
     at.multiselect(key="cmp_from").set_value([first]).run()
     assert not at.exception
-    filtered = movers_frame(at)
+    filtered = frame_with(at, "move_size")
     assert len(filtered) == int(expected.matrix.loc[first].sum()) < len(movers)
     assert set(filtered["segment_a"]) == {first}
 
@@ -129,6 +113,6 @@ def test_customer_versions_compare_without_stock_columns(tiny_sample_file: Path,
     at = open_page()
     assert at.selectbox(key="cmp_level").options == ["customer"]       # the only level with two versions
     assert at.error == []
-    movers = movers_frame(at)
+    movers = frame_with(at, "move_size")
     assert "customer_id" in movers.columns and "safety_stock_change" not in movers.columns
     assert any("hold no stock per customer" in c.value for c in at.caption)

@@ -6,7 +6,6 @@ accounts only the sign-in page shows until a user signs in with name and passwor
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -17,8 +16,10 @@ from core.store import Store
 from core.users import LOCAL_ADMIN, add_user, list_users, role_of
 from core.versions import run_segmentation
 from page_data import fill_small_database
+from page_support import (  # noqa: F401  (fixtures)
+    APP, by_label, click, empty_db, loaded_db, no_exception, open_page, use_copy,
+)
 
-APP = Path(__file__).resolve().parents[1] / "app.py"
 PASSWORDS = {"root": "root-pw", "alice": "alice-pw", "vic": "vic-pw", "anna": "anna-pw"}
 ROLES = {"root": "admin", "alice": "planner", "vic": "viewer", "anna": "approver"}
 
@@ -40,10 +41,6 @@ def runs_through_the_entry_file(monkeypatch: pytest.MonkeyPatch) -> None:
         PagesManager.uses_pages_directory = False
 
     monkeypatch.setattr(PagesManager, "__init__", init)
-
-
-def no_exception(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
 
 
 def page_titles(at: AppTest) -> list[str]:
@@ -71,19 +68,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def accounts_db(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "accounts.duckdb"
-    shutil.copy(template, path)
-    monkeypatch.setenv("SEGPLAN_DB", str(path))
-    return path
-
-
-@pytest.fixture
-def no_accounts_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "open.duckdb"
-    with Store(path) as store:
-        fill_small_database(store)
-    monkeypatch.setenv("SEGPLAN_DB", str(path))
-    return path
+    return use_copy(template, tmp_path, monkeypatch)
 
 
 def sign_in(name: str, password: str | None = None) -> AppTest:
@@ -98,9 +83,8 @@ def sign_in(name: str, password: str | None = None) -> AppTest:
 
 
 # -- no accounts --------------------------------------------------------------------------------
-def test_without_accounts_everyone_is_the_labelled_local_admin_with_every_page(no_accounts_db):
-    at = AppTest.from_file(str(APP), default_timeout=60).run()
-    no_exception(at)
+def test_without_accounts_everyone_is_the_labelled_local_admin_with_every_page(loaded_db):
+    at = open_page()
     assert at.session_state["user_name"] == LOCAL_ADMIN and at.session_state["role"] == "admin"
     assert "Local admin" in sidebar_text(at) and "segplan user add" in sidebar_text(at)
     titles = page_titles(at)
@@ -110,8 +94,7 @@ def test_without_accounts_everyone_is_the_labelled_local_admin_with_every_page(n
 
 # -- sign-in --------------------------------------------------------------------------------------
 def test_with_accounts_only_the_sign_in_form_shows(accounts_db):
-    at = AppTest.from_file(str(APP), default_timeout=60).run()
-    no_exception(at)
+    at = open_page()
     assert page_titles(at) == ["Sign in"]
     assert [t.label for t in at.text_input] == ["User name", "Password"]
     assert at.text_input[1].proto.type == at.text_input[1].proto.PASSWORD
@@ -231,21 +214,21 @@ def test_an_admin_adds_changes_and_deactivates_accounts_on_the_users_page(accoun
 
     fields = {t.label: t for t in at.text_input}
     fields["New user name"].input("bea")
-    role_box = next(s for s in at.selectbox if s.label == "Role")
+    role_box = by_label(at.selectbox, "Role")
     role_box.set_value("approver")
     fields["Password"].input("bea-pw")
     fields["Password again"].input("bea-pw")
-    next(b for b in at.button if b.label == "Add account").click().run()
+    by_label(at.button, "Add account").click().run()
     no_exception(at)
     assert "Account **bea** (approver) created." in at.success[0].value
 
-    next(s for s in at.selectbox if s.label == "Account").set_value("alice").run()
-    next(s for s in at.selectbox if s.label == "New role").set_value("viewer").run()
-    next(t for t in at.text_input if t.label == "Why (kept in the audit trail)").input("moved to sales")
-    next(b for b in at.button if b.label == "Change role").click().run()
+    by_label(at.selectbox, "Account").set_value("alice").run()
+    by_label(at.selectbox, "New role").set_value("viewer").run()
+    by_label(at.text_input, "Why (kept in the audit trail)").input("moved to sales")
+    by_label(at.button, "Change role").click().run()
     no_exception(at)
-    next(s for s in at.selectbox if s.label == "Account").set_value("vic").run()
-    next(b for b in at.button if b.label == "Deactivate").click().run()
+    by_label(at.selectbox, "Account").set_value("vic").run()
+    by_label(at.button, "Deactivate").click().run()
     no_exception(at)
 
     with Store(accounts_db) as store:
@@ -260,8 +243,8 @@ def test_an_admin_adds_changes_and_deactivates_accounts_on_the_users_page(accoun
 def test_the_users_page_shows_the_last_admin_refusal(accounts_db):
     at = sign_in("root")
     at.switch_page("pages/users.py").run()
-    next(s for s in at.selectbox if s.label == "Account").set_value("root").run()
-    next(b for b in at.button if b.label == "Deactivate").click().run()
+    by_label(at.selectbox, "Account").set_value("root").run()
+    by_label(at.button, "Deactivate").click().run()
     no_exception(at)
     assert "root is the last active admin and cannot be deactivated" in at.error[0].value
 
@@ -278,7 +261,7 @@ def test_the_audit_page_lists_events_newest_first_with_the_chain_check(accounts_
     assert events["action"].iloc[0] == "user_add" and events["action"].iloc[-1] == "run"
     assert len(at.get("download_button")) == 1
 
-    next(s for s in at.sidebar.selectbox if s.label == "Action").set_value("run").run()
+    by_label(at.sidebar.selectbox, "Action").set_value("run").run()
     assert at.dataframe[0].value["action"].tolist() == ["run"]
 
 
@@ -291,11 +274,8 @@ def test_the_audit_page_shows_a_broken_chain(accounts_db):
     assert "Hash chain broken at event 2" in at.error[0].value
 
 
-def test_the_audit_page_on_an_empty_trail_says_so(tmp_path, monkeypatch):
-    monkeypatch.setenv("SEGPLAN_DB", str(tmp_path / "empty.duckdb"))
-    at = AppTest.from_file(str(APP), default_timeout=60).run()
-    at.switch_page("pages/audit.py").run()
-    no_exception(at)
+def test_the_audit_page_on_an_empty_trail_says_so(empty_db):
+    at = open_page("pages/audit.py")
     assert "No events yet" in at.info[0].value
 
 
@@ -345,8 +325,7 @@ def test_a_viewer_cannot_save_a_segmentation_from_the_segment_page(accounts_db):
     no_exception(at)
     with Store(accounts_db) as store:
         versions_before = store.cursor().execute("SELECT count(*) FROM segment_versions").fetchone()[0]
-    next(b for b in at.button if b.label == "Save as version").click().run()
-    no_exception(at)
+    click(at, "Save as version")
     assert "vic (viewer) may not segment" in at.error[0].value
     with Store(accounts_db) as store:
         assert store.cursor().execute("SELECT count(*) FROM segment_versions").fetchone()[0] == versions_before
@@ -356,8 +335,7 @@ def test_a_viewer_cannot_save_a_segmentation_from_the_segment_page(accounts_db):
 def test_a_planner_saves_a_segmentation_under_their_own_name(accounts_db):
     at = sign_in("alice")
     at.switch_page("pages/segment.py").run()
-    next(b for b in at.button if b.label == "Save as version").click().run()
-    no_exception(at)
+    click(at, "Save as version")
     assert "Saved as version 2" in at.success[0].value
     with Store(accounts_db) as store:
         runs = audit_trail(store, action="run")

@@ -8,8 +8,6 @@ recorded with an audit event; a rule-based version explained).
 
 from __future__ import annotations
 
-import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -20,8 +18,10 @@ from core.sample import build_tiny_database
 from core.store import Store
 from core.versions import assignments, run_segmentation
 from page_data import fill_small_database
+import page_support
+from page_support import APP, chart_titles, empty_db, no_exception, use_copy  # noqa: F401  (empty_db: fixture)
+from page_support import frame_with as table_with
 
-APP = Path(__file__).resolve().parents[1] / "app.py"
 MONITOR = "pages/monitor.py"
 
 
@@ -37,40 +37,16 @@ def tiny_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def tiny_db(tiny_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of the tiny sample with version 1 (product, k-means, 2 segments)."""
-    path = tmp_path / "tiny.duckdb"
-    shutil.copy(tiny_template, path)
-    monkeypatch.setenv("SEGPLAN_DB", str(path))
-    return path
+    return use_copy(tiny_template, tmp_path, monkeypatch)
 
 
 @pytest.fixture
-def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "monitor.duckdb"
-    monkeypatch.setenv("SEGPLAN_DB", str(path))
-    return path
+def db(empty_db: Path) -> Path:
+    return empty_db
 
 
 def open_page() -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=120).run()
-    at.switch_page(MONITOR).run()
-    no_exception(at)
-    return at
-
-
-def no_exception(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-
-
-def chart_titles(at: AppTest) -> list[str]:
-    titles = []
-    for chart in at.get("vega_lite_chart"):
-        spec = json.loads(chart.proto.spec)
-        titles.append(spec["title"]["text"])
-    return titles
-
-
-def table_with(at: AppTest, column: str):
-    return next(d.value for d in at.dataframe if column in d.value.columns)
+    return page_support.open_page(MONITOR)
 
 
 def move_an_item(store: Store) -> str:

@@ -7,20 +7,19 @@ cost rates; with a rate in a second currency. A viewer account checks the money 
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from core.cost_to_serve import cost_to_serve
 from core.sample import build_tiny_database
 from core.store import Store
 from core.users import add_user
 from core.versions import run_segmentation
-from test_pages_policy import chart_titles, empty_db, metrics, no_exception  # noqa: F401  (empty_db: fixture)
+from page_support import (  # noqa: F401  (empty_db: fixture)
+    chart_titles, empty_db, frame_with, metrics, no_exception, open_page, texts, use_copy,
+)
 
-APP = Path(__file__).resolve().parents[1] / "app.py"
 OVERVIEW = "pages/overview.py"
 COST = "pages/cost_to_serve.py"
 
@@ -39,10 +38,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def loaded(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "tiny.duckdb"
-    shutil.copy(template, path)
-    monkeypatch.setenv("SEGPLAN_DB", str(path))
-    return path
+    return use_copy(template, tmp_path, monkeypatch)
 
 
 def change(path: Path, *statements: str) -> None:
@@ -56,27 +52,6 @@ def as_viewer(path: Path) -> dict[str, str]:
         add_user(store, "ada", "admin", by="setup")
         add_user(store, "vic", "viewer", by="ada")
     return {"user_name": "vic"}
-
-
-def open_page(page: str, params: dict[str, str] | None = None, session: dict[str, str] | None = None) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=120)
-    for key, value in (session or {}).items():
-        at.session_state[key] = value
-    at.run()
-    at.switch_page(page)
-    at.query_params.update(params or {})
-    at.run()
-    no_exception(at)
-    return at
-
-
-def texts(at: AppTest, *kinds: str) -> str:
-    kinds = kinds or ("markdown", "info", "caption", "success", "error", "warning")
-    return "\n".join(element.value for kind in kinds for element in getattr(at, kind))
-
-
-def frame_with(at: AppTest, column: str):
-    return next(d.value for d in at.dataframe if column in d.value.columns)
 
 
 # -- Cost to serve ------------------------------------------------------------------------------------

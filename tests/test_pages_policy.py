@@ -7,8 +7,6 @@ metrics, the forecast backtest beside the results and the allocation demo's fill
 
 from __future__ import annotations
 
-import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -18,8 +16,11 @@ from core.policy_plan import version_policies
 from core.sample import build_tiny_database
 from core.store import Store
 from core.versions import run_segmentation
+import page_support
+from page_support import (  # noqa: F401  (empty_db: fixture)
+    by_label, chart_titles, click, empty_db, frame_with, metrics, no_exception, texts, use_copy,
+)
 
-APP = Path(__file__).resolve().parents[1] / "app.py"
 POLICIES = "pages/policies.py"
 
 
@@ -35,52 +36,16 @@ def tiny_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def tiny_db(tiny_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of the tiny database with version 1 (product, ABC x XYZ) per test (tests save policies)."""
-    path = tmp_path / "tiny.duckdb"
-    shutil.copy(tiny_template, path)
-    monkeypatch.setenv("SEGPLAN_DB", str(path))
-    return path
-
-
-@pytest.fixture
-def empty_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "empty.duckdb"
-    monkeypatch.setenv("SEGPLAN_DB", str(path))
-    return path
+    return use_copy(tiny_template, tmp_path, monkeypatch)
 
 
 def open_page() -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=120).run()
-    at.switch_page(POLICIES).run()
-    no_exception(at)
-    return at
-
-
-def no_exception(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-
-
-def metrics(at: AppTest) -> dict[str, tuple[str, str]]:
-    return {m.label: (m.value, m.delta) for m in at.metric}
-
-
-def chart_titles(at: AppTest) -> list[str]:
-    titles = []
-    for chart in at.get("vega_lite_chart"):
-        spec = json.loads(chart.proto.spec)
-        title = spec.get("title") or next((part.get("title") for part in spec.get("layer", []) if part.get("title")), None)
-        titles.append(title["text"] if isinstance(title, dict) else str(title))
-    return titles
+    return page_support.open_page(POLICIES)
 
 
 def policy_table(at: AppTest):
     return next(d.value for d in at.dataframe if "allocation_tier" in d.value.columns and "segment_label" in d.value.columns
                 and "service_level_type" in d.value.columns)
-
-
-def texts(at: AppTest) -> str:
-    parts = [m.value for m in at.markdown] + [i.value for i in at.info] + [c.value for c in at.caption]
-    parts += [s.value for s in at.success] + [e.value for e in at.error] + [w.value for w in at.warning]
-    return "\n".join(parts)
 
 
 def test_policies_page_without_versions_links_to_segment(empty_db: Path):
@@ -107,7 +72,7 @@ def test_policy_table_results_what_if_and_per_product_are_shown(tiny_db: Path):
     for title in ("Inventory investment per segment",):
         assert title in titles, titles
     assert any(t.startswith("Service against inventory: «") for t in titles)
-    plan = next(d.value for d in at.dataframe if "reorder_point" in d.value.columns)
+    plan = frame_with(at, "reorder_point")
     assert len(plan) == 60
     assert {"demand_mean", "demand_std", "lead_time", "lead_time_std", "z", "safety_stock"} <= set(plan.columns)
     assert "Download the plan (CSV)" in [b.label for b in at.get("download_button")]
@@ -128,7 +93,7 @@ def test_the_what_if_slider_moves_inventory_and_fill_rate(tiny_db: Path):
     assert after["Inventory investment (all segments)"][1].endswith(" vs saved")
     assert after["Expected fill rate of «AY»"][1].startswith("+")
     assert "What-if against the saved policies" in chart_titles(at)
-    comparison = next(d.value for d in at.dataframe if "inventory_value_change" in d.value.columns)
+    comparison = frame_with(at, "inventory_value_change")
     changed = comparison.set_index("segment_label")["inventory_value_change"]
     assert changed["AY"] > 0
     assert (changed.drop("AY") == 0).all()
@@ -136,7 +101,7 @@ def test_the_what_if_slider_moves_inventory_and_fill_rate(tiny_db: Path):
 
 def test_edit_and_save_policies_then_they_persist(tiny_db: Path):
     at = open_page()
-    save = next(b for b in at.button if b.label == "Save policies")
+    save = by_label(at.button, "Save policies")
     assert save.disabled
     editor_key = "pol_editor:1:0"
     rows = policy_table(at)
@@ -147,10 +112,9 @@ def test_edit_and_save_policies_then_they_persist(tiny_db: Path):
     at.run()
     no_exception(at)
     assert "2 unsaved change(s)" in texts(at)
-    changes = next(d.value for d in at.dataframe if "setting" in d.value.columns)
+    changes = frame_with(at, "setting")
     assert set(changes["setting"]) == {"service level", "allocation tier"}
-    next(b for b in at.button if b.label == "Save policies").click().run()
-    no_exception(at)
+    click(at, "Save policies")
     assert "Saved 2 change(s) to version 1's policies" in at.success[0].value
     with Store(tiny_db) as store:
         by = next(p for p in version_policies(store, 1) if p.segment == "BY")
@@ -166,7 +130,7 @@ def test_backtest_puts_wape_and_bias_beside_the_policy(tiny_db: Path):
     at = open_page()
     at.toggle(key="pol_backtest:1").set_value(True).run()
     no_exception(at)
-    results = next(d.value for d in at.dataframe if "wape" in d.value.columns)
+    results = frame_with(at, "wape")
     assert results["wape"].notna().sum() >= 6
     assert results["backtest_methods"].str.len().gt(0).any()
 
@@ -175,13 +139,13 @@ def test_allocation_demo_shows_fill_rates_per_segment(tiny_db: Path):
     at = open_page()
     assert at.radio(key="pol_alloc_source").value == "demo"
     assert "Fill rate per segment after allocation" in chart_titles(at)
-    summary = next(d.value for d in at.dataframe if "line_fill_rate" in d.value.columns)
+    summary = frame_with(at, "line_fill_rate")
     assert summary["fill_rate"].between(0.7, 0.85).all()  # 80 % of the open quantity is in stock
     assert summary["allocation_tier"].is_monotonic_increasing
     assert "Download the allocation (CSV)" in [b.label for b in at.get("download_button")]
     at.slider(key="pol_demo_share").set_value(100).run()
     no_exception(at)
-    summary = next(d.value for d in at.dataframe if "line_fill_rate" in d.value.columns)
+    summary = frame_with(at, "line_fill_rate")
     assert (summary["fill_rate"] == 1.0).all()
 
 
@@ -203,7 +167,7 @@ def test_forecast_errors_and_eoq_replan_without_error(tiny_db: Path):
     at.toggle(key="pol_eoq").set_value(True).run()
     no_exception(at)
     assert at.error == []
-    plan = next(d.value for d in at.dataframe if "reorder_point" in d.value.columns)
+    plan = frame_with(at, "reorder_point")
     assert "forecast_rmse" in set(plan["demand_std_source"])
     assert metrics(at)["Inventory investment (all segments)"][0] != before
     assert "eoq" not in set(plan["order_quantity_source"])  # every default segment reviews periodically
@@ -213,5 +177,5 @@ def test_forecast_errors_and_eoq_replan_without_error(tiny_db: Path):
                                           "added_rows": [], "deleted_rows": []}
     at.run()
     no_exception(at)
-    plan = next(d.value for d in at.dataframe if "reorder_point" in d.value.columns)
+    plan = frame_with(at, "reorder_point")
     assert set(plan.loc[plan["segment_label"] == "AX", "order_quantity_source"]) <= {"eoq", "moq"}

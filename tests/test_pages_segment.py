@@ -7,71 +7,23 @@ weight, stability, save, explain an item).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from core.store import Store
-from conftest import copy_of
+from page_support import (  # noqa: F401  (empty_db: fixture)
+    chart_titles, click, empty_db, frame_with, metric_values, no_exception, open_page, texts, use_copy,
+)
 from ui.rules import DEFAULT_RULES, rules_from_rows
 
-APP = Path(__file__).resolve().parents[1] / "app.py"
 SEGMENT, EXPLAIN = "pages/segment.py", "pages/explain.py"
 
 
 @pytest.fixture
 def tiny_db(tiny_sample_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of the tiny sample database per test (tests save versions into it)."""
-    path = copy_of(tiny_sample_file, tmp_path)
-    monkeypatch.setenv("SEGPLAN_DB", str(path))
-    return path
-
-
-@pytest.fixture
-def empty_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "empty.duckdb"
-    monkeypatch.setenv("SEGPLAN_DB", str(path))
-    return path
-
-
-def open_page(page: str) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=120).run()
-    at.switch_page(page).run()
-    no_exception(at)
-    return at
-
-
-def no_exception(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-
-
-def chart_titles(at: AppTest) -> list[str]:
-    titles = []
-    for chart in at.get("vega_lite_chart"):
-        spec = json.loads(chart.proto.spec)
-        title = spec.get("title") or next((part.get("title") for part in spec.get("layer", []) if part.get("title")), None)
-        titles.append(title["text"] if isinstance(title, dict) else str(title))
-    for chart in at.get("plotly_chart"):
-        titles.append(json.loads(chart.proto.spec)["layout"]["title"]["text"])
-    return titles
-
-
-def metrics(at: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
-
-
-def click(at: AppTest, label: str) -> AppTest:
-    next(b for b in at.button if b.label == label).click().run()
-    no_exception(at)
-    return at
-
-
-def texts(at: AppTest) -> str:
-    parts = [m.value for m in at.markdown] + [i.value for i in at.info] + [c.value for c in at.caption]
-    parts += [s.value for s in at.success] + [e.value for e in at.error] + [w.value for w in at.warning]
-    return "\n".join(parts)
+    return use_copy(tiny_sample_file, tmp_path, monkeypatch)
 
 
 # -- empty database -------------------------------------------------------------------------
@@ -94,10 +46,10 @@ def test_explain_page_without_versions_links_to_segment(empty_db: Path):
 def test_segment_page_shows_sizes_profiles_views_and_the_k_scan_when_auto(tiny_db: Path):
     at = open_page(SEGMENT)
     assert at.error == []
-    shown = metrics(at)
+    shown = metric_values(at)
     assert shown["Products"] == "60"
     assert int(shown["Segments"]) >= 2
-    titles = chart_titles(at)
+    titles = chart_titles(at, plotly=True)
     assert any(t.startswith("Segment sizes") for t in titles)
     for title in ("Segment profiles against the overall median", "Segments against ABC x XYZ",
                   "Scan of the number of segments"):
@@ -114,8 +66,8 @@ def test_fixed_k_drops_the_scan_and_gives_that_many_segments(tiny_db: Path):
     at.toggle(key="seg_k_auto").set_value(False).run()
     at.number_input(key="seg_k").set_value(3).run()
     no_exception(at)
-    assert metrics(at)["Segments"] == "3"
-    assert "Scan of the number of segments" not in chart_titles(at)
+    assert metric_values(at)["Segments"] == "3"
+    assert "Scan of the number of segments" not in chart_titles(at, plotly=True)
 
 
 def test_a_weight_change_resegments_from_the_prepared_matrix(tiny_db: Path):
@@ -136,7 +88,7 @@ def test_every_method_renders(tiny_db: Path, method: str):
     at = open_page(SEGMENT)
     at.selectbox(key="seg_method").set_value(method).run()
     no_exception(at)
-    assert "Segments" in metrics(at)
+    assert "Segments" in metric_values(at)
     if method == "rules":
         editor = at.dataframe[0].value  # the rule editor (AppTest shows a data editor as a dataframe)
         assert list(editor.columns) == ["name", "feature", "operator", "value"]
@@ -159,9 +111,9 @@ def test_stability_on_demand_reads_jaccard_and_compares_the_halves(tiny_db: Path
     at = open_page(SEGMENT)
     at.toggle(key="seg_k_auto").set_value(False).run()
     click(at, "Check stability")
-    readings = next(d.value for d in at.dataframe if "reading" in d.value.columns)
+    readings = frame_with(at, "reading")
     assert set(readings["reading"]) <= {"unstable", "doubtful", "stable"}
-    assert "Adjusted Rand index between the halves" in metrics(at)
+    assert "Adjusted Rand index between the halves" in metric_values(at)
 
 
 def test_save_a_version_then_see_it_listed_and_explain_it(tiny_db: Path):
@@ -171,20 +123,20 @@ def test_save_a_version_then_see_it_listed_and_explain_it(tiny_db: Path):
     at.text_input(key="seg_note").set_value("first try")
     click(at, "Save as version")
     assert "Saved as version 1" in at.success[0].value
-    versions = next(d.value for d in at.dataframe if "version_id" in d.value.columns)
+    versions = frame_with(at, "version_id")
     assert versions["version_id"].tolist() == [1]
     assert versions["note"].tolist() == ["first try"]
 
     at.switch_page(EXPLAIN).run()
     no_exception(at)
     assert at.selectbox(key="explain_source").value == 1
-    shown = metrics(at)
+    shown = metric_values(at)
     assert shown["Fidelity (held-out accuracy)"].endswith("%")
     assert int(shown["Held-out items"].replace(",", "")) > 0
     recall = at.dataframe[0].value
     assert "Runners" in recall["segment"].tolist()
     assert "Global views from a sample of" in texts(at)
-    titles = chart_titles(at)
+    titles = chart_titles(at, plotly=True)
     assert any(t.startswith("What sets «") for t in titles)
     assert any(t.startswith("How each feature pushes items") for t in titles)
     assert any(t.startswith("Why this item is in «") for t in titles)
@@ -207,7 +159,7 @@ def test_explain_the_unsaved_result_of_the_segment_page(tiny_db: Path):
     at.switch_page(EXPLAIN).run()
     no_exception(at)
     assert at.selectbox(key="explain_source").value == "current"
-    assert "Fidelity (held-out accuracy)" in metrics(at)
+    assert "Fidelity (held-out accuracy)" in metric_values(at)
 
 
 # -- the rule editor ------------------------------------------------------------------------
