@@ -67,6 +67,18 @@ UserOption = Annotated[Optional[str], typer.Option(
     "--user", help="Who does this: named in the audit trail and checked against the account's role "
     "(default: the OS user).", show_default=False)]
 BucketOption = Annotated[Bucket, typer.Option("--bucket", help="Demand bucket.")]
+VersionOption = Annotated[int, typer.Option("--version", help="Segmentation version id (see `segplan versions`).")]
+ReasonOption = Annotated[Optional[str], typer.Option("--reason", help="Why, kept in the audit trail.",
+                                                      show_default=False)]
+
+# Options a command checks itself rather than typer, so that a missing or wrong value, like any other
+# problem, is one line on stderr and exit status 1 before anything is read or written
+# (`_required_version`, `_required_out`, `_choice`).
+RequiredVersionOption = Annotated[Optional[int], typer.Option(
+    "--version", help="Segmentation version id, required (see `segplan versions`).", show_default=False)]
+RequiredOutOption = Annotated[Optional[Path], typer.Option("--out", help="CSV file to write (required).",
+                                                           show_default=False)]
+BUCKETS = tuple(bucket.value for bucket in Bucket)
 
 
 @app.callback()
@@ -119,6 +131,24 @@ def _run(action: Callable[[], T]) -> T:
 def _write_csv(frame, out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(out, index=False)
+
+
+def _required_version(version: int | None) -> int:
+    if version is None:
+        raise SegplanError("--version ID is missing", hint="see `segplan versions` for the saved versions")
+    return version
+
+
+def _required_out(out: Path | None) -> Path:
+    if out is None:
+        raise SegplanError("--out FILE.csv is missing", hint="name the CSV file to write, e.g. --out FILE.csv")
+    return out
+
+
+def _choice(option: str, value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise SegplanError(f"{option} {value!r} is unknown", hint="choose one of: " + ", ".join(choices))
+    return value
 
 
 def _parse_cutoffs(text: str, option: str) -> tuple[float, float]:
@@ -503,9 +533,6 @@ FORECAST_METHODS = ("auto", "ses", "holt", "holt_winters", "croston", "sba", "ts
 class DemandSource(str, Enum):
     history = "history"
     forecast_errors = "forecast_errors"
-
-
-VersionOption = Annotated[int, typer.Option("--version", help="Segmentation version id (see `segplan versions`).")]
 
 
 @app.command()

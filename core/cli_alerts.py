@@ -12,8 +12,21 @@ from typing import Annotated, Optional
 
 import typer
 
-from core.cli import DbOption, UserOption, _acting_user, _open_store, _run, _write_csv, app
-from core.cli_monitor import BUCKETS, OutFile, _choice, _required_out
+from core.cli import (
+    BUCKETS,
+    DbOption,
+    RequiredOutOption,
+    RequiredVersionOption,
+    UserOption,
+    _acting_user,
+    _choice,
+    _open_store,
+    _required_out,
+    _required_version,
+    _run,
+    _write_csv,
+    app,
+)
 from core.errors import SegplanError
 
 KINDS = ("rules", "drift")
@@ -27,9 +40,8 @@ DRIFT_COLUMNS = ("segment", "segment_label", "saved_relative_margin", "relative_
 @app.command()
 def alerts(
     ctx: typer.Context,
-    version: Annotated[Optional[int], typer.Option(
-        "--version", help="Segmentation version id, required (see `segplan versions`).", show_default=False)] = None,
-    out: OutFile = None,
+    version: RequiredVersionOption = None,
+    out: RequiredOutOption = None,
     kind: Annotated[str, typer.Option(
         "--kind", help="rules: points of the KPI control charts that break a Western Electric rule; "
         "drift: items drifting toward a segment boundary (clustering versions).")] = "rules",
@@ -50,8 +62,7 @@ def alerts(
     def body() -> None:
         from core import alerts as core_alerts
 
-        if version is None:
-            raise SegplanError("--version ID is missing", hint="see `segplan versions` for the saved versions")
+        version_id = _required_version(version)
         target = _required_out(out)
         chosen = _choice("--kind", kind, KINDS)
         period = _choice("--bucket", bucket, BUCKETS)
@@ -60,16 +71,16 @@ def alerts(
         extra: dict[str, object] = {}
         with _open_store(ctx, db) as store:
             if chosen == "rules":
-                frame = core_alerts.control_alerts(store, version, period, last_periods=last_periods)
+                frame = core_alerts.control_alerts(store, version_id, period, last_periods=last_periods)
                 frame = frame[list(RULE_COLUMNS)]
             else:
                 acting = _acting_user(store, user, "segment") if record else None
-                frame = core_alerts.boundary_alerts(store, version)
+                frame = core_alerts.boundary_alerts(store, version_id)
                 reason = frame.attrs.get("reason")
                 if reason:
                     raise SegplanError(reason, hint="choose a clustering version, see `segplan versions`")
                 if record:
-                    extra["recorded"] = core_alerts.record_boundary_alerts(store, version, frame, acting)
+                    extra["recorded"] = core_alerts.record_boundary_alerts(store, version_id, frame, acting)
                 extra["new_items"] = int(frame.attrs.get("new_items", 0))
                 keys = [c for c in ("customer_id", "product_id") if c in frame.columns]
                 frame = frame[[*keys, *DRIFT_COLUMNS]]

@@ -14,9 +14,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from core.cli import DbOption, _open_store, _run, _write_csv, app
+from core.cli import DbOption, ReasonOption, VersionOption, _open_store, _run, _write_csv, app
 
-VersionOption = Annotated[int, typer.Option("--version", help="Segmentation version id (see `segplan versions`).")]
 UserOption = Annotated[str, typer.Option("--user", help="Who acts (their account's role decides what they may do).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the outcome as one JSON object.")]
 
@@ -67,8 +66,7 @@ def approve(
     ctx: typer.Context,
     version: VersionOption,
     user: UserOption,
-    reason: Annotated[Optional[str], typer.Option("--reason", help="Why, kept in the audit trail.",
-                                                  show_default=False)] = None,
+    reason: ReasonOption = None,
     as_json: JsonOption = False,
     db: DbOption = None,
 ) -> None:
@@ -173,8 +171,7 @@ def withdraw(
     ctx: typer.Context,
     override_id: Annotated[int, typer.Option("--override", help="The override's id (see `segplan overrides`).")],
     user: UserOption,
-    reason: Annotated[Optional[str], typer.Option("--reason", help="Why, kept in the audit trail.",
-                                                  show_default=False)] = None,
+    reason: ReasonOption = None,
     as_json: JsonOption = False,
     db: DbOption = None,
 ) -> None:

@@ -12,31 +12,26 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from core.cli import DbOption, _open_store, _run, _write_csv, app
+from core.cli import (
+    BUCKETS,
+    DbOption,
+    RequiredOutOption,
+    RequiredVersionOption,
+    _choice,
+    _open_store,
+    _required_out,
+    _required_version,
+    _run,
+    _write_csv,
+    app,
+)
 from core.errors import SegplanError
 
 if TYPE_CHECKING:
     import pandas as pd
 
 
-BUCKETS = ("week", "month")
 COST_LEVELS = ("customer", "product")
-
-# Options are checked here rather than by typer, so that a wrong value, like any other
-# problem, is one line on stderr and exit status 1 before anything is read or written.
-OutFile = Annotated[Optional[Path], typer.Option("--out", help="CSV file to write (required).", show_default=False)]
-
-
-def _required_out(out: Path | None) -> Path:
-    if out is None:
-        raise SegplanError("--out FILE.csv is missing", hint="name the CSV file to write, e.g. --out FILE.csv")
-    return out
-
-
-def _choice(option: str, value: str, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise SegplanError(f"{option} {value!r} is unknown", hint="choose one of: " + ", ".join(choices))
-    return value
 
 
 #: cost-to-serve columns after the activity costs and cost_to_serve, in this order
@@ -57,9 +52,8 @@ def _summary(frame: pd.DataFrame, out: Path, **extra: object) -> str:
 @app.command()
 def kpi(
     ctx: typer.Context,
-    version: Annotated[Optional[int], typer.Option(
-        "--version", help="Segmentation version id, required (see `segplan versions`).", show_default=False)] = None,
-    out: OutFile = None,
+    version: RequiredVersionOption = None,
+    out: RequiredOutOption = None,
     bucket: Annotated[str, typer.Option("--bucket", help="Period of the KPIs: week or month of the order date.")
                       ] = "week",
     forecast_periods: Annotated[Optional[int], typer.Option(
@@ -74,22 +68,21 @@ def kpi(
     def body() -> None:
         from core.kpi_report import kpi_report
 
-        if version is None:
-            raise SegplanError("--version ID is missing", hint="see `segplan versions` for the saved versions")
+        version_id = _required_version(version)
         target = _required_out(out)
         period = _choice("--bucket", bucket, BUCKETS)
         if forecast_periods is not None and forecast_periods < 0:
             raise SegplanError(f"--forecast-periods {forecast_periods} is below 0",
                                hint="give the number of latest periods to score, or 0 for none")
         with _open_store(ctx, db) as store:
-            report = kpi_report(store, version, period, forecast_periods=forecast_periods)
+            report = kpi_report(store, version_id, period, forecast_periods=forecast_periods)
         frame = report.table
         _write_csv(frame, target)
         if as_json:
-            typer.echo(_summary(frame, target, version=int(version), bucket=period, notes=list(report.notes)))
+            typer.echo(_summary(frame, target, version=version_id, bucket=period, notes=list(report.notes)))
             return
         typer.echo(f"{len(frame)} rows ({frame['segment'].nunique()} segments x {frame['period'].nunique()} "
-                   f"{period}s) of version {version} written to {target}")
+                   f"{period}s) of version {version_id} written to {target}")
         for note in report.notes:
             typer.echo(f"note: {note}", err=True)
 
@@ -109,7 +102,7 @@ def _cost_columns(frame: pd.DataFrame) -> list[str]:
 @app.command("cost-to-serve")
 def cost_to_serve(
     ctx: typer.Context,
-    out: OutFile = None,
+    out: RequiredOutOption = None,
     level: Annotated[str, typer.Option("--level", help="Cost per customer or per product.")] = "customer",
     version: Annotated[Optional[int], typer.Option(
         "--version", help="Add each item's segment from this version (same level).", show_default=False)] = None,

@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from core.cli import DbOption, _open_store, _run, _write_csv, app
+from core.cli import DbOption, ReasonOption, _open_store, _run, _write_csv, app
 from core.errors import SegplanError
 
 user_app = typer.Typer(help="Accounts: add, list, change role, deactivate.", no_args_is_help=True)
@@ -21,9 +21,8 @@ app.add_typer(user_app, name="user")
 
 ByOption = Annotated[Optional[str], typer.Option(
     "--by", help="The admin making the change (needed once accounts exist).", show_default=False)]
-ReasonOption = Annotated[Optional[str], typer.Option("--reason", help="Why, kept in the audit trail.",
-                                                      show_default=False)]
 RoleOption = Annotated[str, typer.Option("--role", help="viewer, planner, approver or admin.")]
+NameArgument = Annotated[str, typer.Argument(help="User name.")]
 
 
 def _password(from_stdin: bool, none: bool) -> str | None:
@@ -105,7 +104,7 @@ def user_list(ctx: typer.Context, db: DbOption = None) -> None:
 @user_app.command("set-role")
 def user_set_role(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="User name.")],
+    name: NameArgument,
     role: RoleOption,
     by: ByOption = None,
     reason: ReasonOption = None,
@@ -126,7 +125,7 @@ def user_set_role(
 @user_app.command("deactivate")
 def user_deactivate(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="User name.")],
+    name: NameArgument,
     by: ByOption = None,
     reason: ReasonOption = None,
     db: DbOption = None,
