@@ -435,6 +435,7 @@ def segment(
                 raise SegplanError(f"--min-cluster-size is given with --method {method}",
                                    hint="use --min-cluster-size only with --method hdbscan")
             engine_options["options"] = {"min_cluster_size": min_cluster_size}
+        from core.overrides import carry_over_report
         from core.versions import run_segmentation
 
         with _open_store(ctx, db) as store:
@@ -442,10 +443,18 @@ def segment(
                                      weights=weight_map, min_share=min_share, min_items=min_items, seed=seed,
                                      rules=rule_list, measure=measure, user=_acting_user(store, user, "segment"),
                                      **engine_options)
+            # the save carried the level's active overrides into the new version (core.overrides.carry_over)
+            carried = carry_over_report(store, saved.version_id)
         result = saved.result
         if as_json:
             metrics = result.to_record()["metrics"]
-            typer.echo(json.dumps({"version": saved.version_id, "k": result.k, "metrics": metrics}, allow_nan=False))
+            typer.echo(json.dumps({"version": saved.version_id, "k": result.k, "metrics": metrics,
+                                   "carried_overrides": {
+                                       "from_version": None if carried is None else carried.from_version,
+                                       "carried": 0 if carried is None else carried.carried,
+                                       "model_agrees": 0 if carried is None else carried.model_agrees,
+                                       "not_carried": [] if carried is None else list(carried.not_carried)}},
+                                  allow_nan=False))
             return
         typer.echo(f"version {saved.version_id}: {method} on {len(result.assignments)} {level} items "
                    f"({bucket} buckets, ABC on {result.parameters['items']['abc_measure']}), k = {result.k}")
@@ -457,6 +466,12 @@ def segment(
         silhouette = result.metrics.get("silhouette")
         if silhouette is not None and silhouette == silhouette:
             typer.echo(f"  silhouette {silhouette:.3f}")
+        if carried is not None:
+            typer.echo(f"carried {carried.carried} override{'' if carried.carried == 1 else 's'} from version "
+                       f"{carried.from_version} ({carried.model_agrees} now agree{'s' if carried.model_agrees == 1 else ''}"
+                       " with the model)")
+            for gone in carried.not_carried:
+                typer.echo(f"  not carried: {gone['item']} (to {gone['segment']}): {gone['reason']}")
 
     _run(body)
 

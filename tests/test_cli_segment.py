@@ -88,11 +88,11 @@ def group_of(product_id: str) -> str:
     return product_id.split("-")[0]
 
 
-def test_json_output_has_exactly_version_k_metrics(tiny):
+def test_json_output_has_exactly_version_k_metrics_and_carried_overrides(tiny):
     result = invoke(tiny, "segment", "--level", "product", "--method", "kmeans", "--k", "auto", "--seed", "0", "--json")
     assert result.exit_code == 0, result.output
     out = strict_json(result.stdout)
-    assert set(out) == {"version", "k", "metrics"}
+    assert set(out) == {"version", "k", "metrics", "carried_overrides"}
     assert out["version"] == 1 and isinstance(out["k"], int) and out["k"] >= 2
     assert {"silhouette", "davies_bouldin", "calinski_harabasz"} <= set(out["metrics"])
     assert all(v is None or isinstance(v, float) for v in out["metrics"].values())
@@ -103,7 +103,7 @@ def test_json_metrics_of_rule_methods_are_strict_json(tiny):
         result = invoke(tiny, "segment", "--level", "customer", "--method", method, "--k", "auto", "--json")
         assert result.exit_code == 0, result.output
         out = strict_json(result.stdout)
-        assert set(out) == {"version", "k", "metrics"}
+        assert set(out) == {"version", "k", "metrics", "carried_overrides"}
 
 
 @pytest.mark.parametrize("level, keys", [
@@ -269,3 +269,35 @@ def test_unknown_version(tiny, tmp_path):
     assert result.exit_code == 1
     assert result.stderr.strip().startswith("segplan: error: version 42 does not exist")
     assert not out.exists()
+
+
+def test_segment_says_what_carry_over_did(tiny):
+    # version 1 has no earlier version: nothing carried, nothing said, an empty report in --json
+    first = invoke(tiny, "segment", "--level", "product", "--method", "kmeans", "--k", "2", "--min-share", "0",
+                   "--json")
+    assert first.exit_code == 0, first.output
+    assert strict_json(first.stdout)["carried_overrides"] == {"from_version": None, "carried": 0, "model_agrees": 0,
+                                                              "not_carried": []}
+    from core.overrides import add_override
+    from core.versions import assignments as version_assignments
+
+    with Store(tiny) as store:
+        saved = version_assignments(store, 1)
+        # two items moved against the model: into the other segment of the same two
+        moved = {saved.loc[saved["segment"] == 0, "product_id"].iloc[0]: "1",
+                 saved.loc[saved["segment"] == 1, "product_id"].iloc[0]: "0"}
+        for item, target in moved.items():
+            add_override(store, 1, item, target, "pat", "planner knows better")
+    # the same settings and data give the same model: both overrides carried, neither agrees with the model
+    second = invoke(tiny, "segment", "--level", "product", "--method", "kmeans", "--k", "2", "--min-share", "0")
+    assert second.exit_code == 0, second.output
+    assert second.stdout.splitlines()[-1] == "carried 2 overrides from version 1 (0 now agree with the model)"
+    with Store(tiny) as store:
+        carried = store.cursor().execute(
+            "SELECT product_id, segment FROM segment_overrides WHERE version_id = 2 ORDER BY product_id").fetchall()
+    assert dict(carried) == moved
+    third = invoke(tiny, "segment", "--level", "product", "--method", "kmeans", "--k", "2", "--min-share", "0",
+                   "--json")
+    assert third.exit_code == 0, third.output
+    assert strict_json(third.stdout)["carried_overrides"] == {"from_version": 2, "carried": 2, "model_agrees": 0,
+                                                              "not_carried": []}
