@@ -63,6 +63,37 @@ def whale_peak(curve: pd.DataFrame) -> dict[str, float]:
             "items": int(top["rank"]), "loss_items": int((curve["profit"] < 0).sum()), "ranked": ranked}
 
 
+def percent_text(value: float) -> str:
+    """A whale-curve percentage in words: whole numbers, one decimal where the whole number would hide the
+    story (99.75 -> "99.8", not "100"; 100.3 -> "100.3"; 0.3 -> "0.3"), 66.7 -> "67"."""
+    whole = round(value)
+    if value != whole and whole in (0, 100) and round(value, 1) != whole:
+        return f"{value:.1f}"
+    return f"{whole:.0f}"
+
+
+def count_text(count: int, item_label: str) -> str:
+    """``"399 customers"``, ``"1 customer"`` (``item_label`` is the plural)."""
+    return f"{count:,} {item_label if count != 1 else item_label.removesuffix('s')}"
+
+
+def whale_words(peak: dict[str, float], item_label: str = "customers") -> str:
+    """The whale curve in one sentence, from `whale_peak`: who makes the profit and what the loss-making
+    items take back ("the 1 loss-making customer takes 0.3 points of it back")."""
+    if not peak:
+        return ""
+    if not peak["loss_items"]:
+        return f"None of the {item_label} loses money: the curve rises to 100 % and stays there."
+    losers = int(peak["loss_items"])
+    back = peak["profit_pct"] - 100.0
+    points = "less than 0.1 points" if back < 0.05 else \
+        f"{percent_text(back)} point{'' if percent_text(back) == '1' else 's'}"
+    return (f"The most profitable {percent_text(peak['items_pct'])} % of {item_label} "
+            f"({int(peak['items']):,}) make {percent_text(peak['profit_pct'])} % of the profit; "
+            f"the {count_text(losers, 'loss-making ' + item_label)} {'takes' if losers == 1 else 'take'} {points} of "
+            "it back.")
+
+
 def _thin_curve(curve: pd.DataFrame, keep: int) -> pd.DataFrame:
     """At most MAX_LINE_POINTS points, always with the origin, the peak and the end."""
     if len(curve) <= MAX_LINE_POINTS:
@@ -103,8 +134,9 @@ def whale_curve_chart(curve: pd.DataFrame, item_label: str = "customers", curren
                f"{curve.attrs.get('total_profit', 0.0):,.0f} {currency_name(currency)}"
     if peak:
         marked = pd.DataFrame({"cumulative_items_pct": [peak["items_pct"]], "cumulative_profit_pct": [peak["profit_pct"]],
-                               "label": [f"peak: {peak['profit_pct']:.0f} % of profit from the top "
-                                         f"{peak['items_pct']:.0f} % ({peak['items']:,} {item_label})"]})
+                               "label": [f"peak: {percent_text(peak['profit_pct'])} % of profit from the top "
+                                         f"{percent_text(peak['items_pct'])} % "
+                                         f"({count_text(int(peak['items']), item_label)})"]})
         layers.append(alt.Chart(marked).mark_point(filled=True, size=140, color=_LOSS).encode(x=x, y=y))
         # the label leans into the chart: left of the peak when it is in the right half
         align = "right" if peak["items_pct"] > 50 else "left"
@@ -112,7 +144,8 @@ def whale_curve_chart(curve: pd.DataFrame, item_label: str = "customers", curren
                                                   dy=-6, fontSize=13, fontWeight="bold", color=_LOSS)
                       .encode(x=x, y=y, text="label:N"))
         if peak["loss_items"]:
-            subtitle += f"; {peak['loss_items']:,} lose money and bring it back down"
+            subtitle += (f"; {peak['loss_items']:,} " + ("loses money and brings" if peak["loss_items"] == 1
+                                                         else "lose money and bring") + " it back down")
     return alt.layer(*layers).properties(title=_title("Whale curve: where the profit is made and lost", subtitle),
                                          height=380)
 

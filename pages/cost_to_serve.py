@@ -149,10 +149,7 @@ if money:
         else:
             peak = charts.whale_peak(curve)
             st.altair_chart(charts.whale_curve_chart(curve, items, frame.attrs.get("currency")), width="stretch")
-            words = (f"The most profitable {peak['items_pct']:.0f} % of {items} make {peak['profit_pct']:.0f} % of "
-                     f"the profit; the {peak['loss_items']:,} loss-making {items} take {peak['profit_pct'] - 100:.0f} "
-                     "points of it back." if peak["loss_items"] else f"None of the {items} loses money: the curve "
-                     "rises to 100 % and stays there.")
+            words = charts.whale_words(peak, items)
             if (~known).any():
                 words += f" {int((~known).sum()):,} {items} without a known margin are not on the curve."
             st.caption(words)

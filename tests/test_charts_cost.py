@@ -55,7 +55,7 @@ def test_whale_chart_has_the_100_line_the_peak_label_and_axis_units():
     assert line["x"]["title"] == "customers ranked by profit, most profitable first (% of customers)"
     assert line["y"]["title"] == "cumulative profit (% of total profit)"
     assert spec["title"]["text"] == "Whale curve: where the profit is made and lost"
-    assert "total profit 20 EUR" in spec["title"]["subtitle"] and "1 lose money" in spec["title"]["subtitle"]
+    assert "total profit 20 EUR" in spec["title"]["subtitle"] and "1 loses money" in spec["title"]["subtitle"]
 
 
 def test_whale_chart_thins_a_long_curve_but_keeps_origin_peak_and_end():
@@ -66,6 +66,31 @@ def test_whale_chart_thins_a_long_curve_but_keeps_origin_peak_and_end():
     assert len(drawn) <= MAX_LINE_POINTS + 3
     assert {0, 3000, 5000} <= set(drawn["rank"])
     assert drawn["cumulative_profit_pct"].max() == pytest.approx(curve["cumulative_profit_pct"].max())
+
+
+def test_whale_words_keep_a_decimal_where_rounding_hides_the_story():
+    # 399 customers make 100 each (39,900), one loses 120: total 39,780; the peak is 39,900 / 39,780
+    # = 100.30 % of it, reached by 399 / 400 = 99.75 % of the customers; the loser takes 0.30 points back
+    curve = whale_curve(items([100.0] * 399 + [-120.0]))
+    peak = cc.whale_peak(curve)
+    assert peak["profit_pct"] == pytest.approx(100 * 39_900 / 39_780)
+    labels = [t.data["label"].iloc[0] for t in layers_by_mark(cc.whale_curve_chart(curve, "customers"))["text"]]
+    assert "peak: 100.3 % of profit from the top 99.8 % (399 customers)" in labels
+    assert cc.whale_words(peak, "customers") == ("The most profitable 99.8 % of customers (399) make 100.3 % of "
+                                                 "the profit; the 1 loss-making customer takes 0.3 points of it back.")
+    subtitle = cc.whale_curve_chart(curve, "customers").to_dict()["title"]["subtitle"]
+    assert "; 1 loses money and brings it back down" in subtitle
+    # a loss too small for one decimal is said to be small, not "0 points"
+    tiny_loss = cc.whale_peak(whale_curve(items([1_000_000.0] * 9 + [-1.0])))
+    assert cc.whale_words(tiny_loss, "customers").endswith("takes less than 0.1 points of it back.")
+    # many losers, whole numbers where they tell the story: 83 %, 103 %, 3 points, plural verbs
+    assert cc.whale_words({"profit_pct": 102.84, "items_pct": 82.87, "items": 1243, "loss_items": 257, "ranked": 1500},
+                          "products") == ("The most profitable 83 % of products (1,243) make 103 % of the profit; "
+                                          "the 257 loss-making products take 3 points of it back.")
+    assert cc.whale_words({"profit_pct": 100.0, "items_pct": 100.0, "items": 5, "loss_items": 0, "ranked": 5},
+                          "products") == "None of the products loses money: the curve rises to 100 % and stays there."
+    assert [cc.percent_text(v) for v in (99.75, 100.3, 0.3, 66.67, 100.0004, 0.04, 200.0)] == \
+        ["99.8", "100.3", "0.3", "67", "100", "0", "200"]
 
 
 # -- per segment --------------------------------------------------------------------------------------
