@@ -4,6 +4,7 @@ import datetime as dt
 import tempfile
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
 from core.approval import LOCKED, approval_history, approve, decision, reject, restore, submit
@@ -35,6 +36,20 @@ def done(message: str) -> None:
 
 def when(value: object) -> str:
     return f"{value:%Y-%m-%d %H:%M}" if value is not None and value == value else "-"
+
+
+def blank_missing(frame: pd.DataFrame) -> pd.DataFrame:
+    """The table as shown: times as YYYY-MM-DD HH:MM, and empty cells blank instead of "None" (display only)."""
+    shown = frame.copy()
+    for column in shown.columns:
+        values = shown[column]
+        if pd.api.types.is_datetime64_any_dtype(values):
+            shown[column] = values.dt.strftime("%Y-%m-%d %H:%M").fillna("")
+        elif values.isna().any():
+            shown[column] = ["" if value is None or (not isinstance(value, str) and pd.isna(value)) else
+                             f"{value:.0f}" if isinstance(value, float) and value.is_integer() else str(value)
+                             for value in values]
+    return shown
 
 
 def four_eyes(step: str) -> str:
@@ -99,14 +114,13 @@ table = of_level.assign(
     approved_by=[decided[int(v)]["approved_by"] for v in of_level["version_id"]],
     approved_at=[decided[int(v)]["approved_at"] for v in of_level["version_id"]],
 )
-st.dataframe(table[["version_id", "state", "created_at", "user_name", "method", "k", "items", "submitted_by",
-                    "submitted_at", "approved_by", "approved_at", "note"]],
+st.dataframe(blank_missing(table[["version_id", "state", "created_at", "user_name", "method", "k", "items",
+                                  "submitted_by", "submitted_at", "approved_by", "approved_at", "note"]]
+                           .astype({"submitted_at": "datetime64[ns]", "approved_at": "datetime64[ns]"})),
              hide_index=True, width="stretch", key="appr_versions",
              column_config={"version_id": "version", "user_name": "saved by", "submitted_by": "submitted by",
-                            "approved_by": "approved by",
-                            "created_at": st.column_config.DatetimeColumn("saved", format="YYYY-MM-DD HH:mm"),
-                            "submitted_at": st.column_config.DatetimeColumn("submitted", format="YYYY-MM-DD HH:mm"),
-                            "approved_at": st.column_config.DatetimeColumn("approved", format="YYYY-MM-DD HH:mm")})
+                            "approved_by": "approved by", "created_at": "saved", "submitted_at": "submitted",
+                            "approved_at": "approved"})
 
 ids = [int(v) for v in of_level["version_id"]]
 described = {int(r.version_id): f"Version {r.version_id}: {r.method}, {r.k} segments, saved {r.created_at:%Y-%m-%d %H:%M}"
@@ -179,10 +193,10 @@ with history:
     st.markdown("**History**")
     with user_errors(stop=False):
         events = approval_history(store, version_id)
-        st.dataframe(events[["event_at", "user_name", "action", "status_before", "status_after", "reason"]],
+        st.dataframe(blank_missing(events[["event_at", "user_name", "action", "status_before", "status_after",
+                                           "reason"]]),
                      hide_index=True, width="stretch", key="appr_history",
-                     column_config={"event_at": st.column_config.DatetimeColumn("when", format="YYYY-MM-DD HH:mm"),
-                                    "user_name": "who", "status_before": "state before",
+                     column_config={"event_at": "when", "user_name": "who", "status_before": "state before",
                                     "status_after": "state after"})
 
 # -- overrides --------------------------------------------------------------------------------
@@ -196,20 +210,21 @@ with user_errors(stop=False):
                    f"override(s), of which the new model already agrees with {report.model_agrees}; "
                    f"{len(report.not_carried)} not carried.")
         if report.not_carried:
-            st.dataframe(report.not_carried, hide_index=True, key="appr_not_carried")
+            st.dataframe(blank_missing(pd.DataFrame(report.not_carried)), hide_index=True, key="appr_not_carried")
     if listed.empty:
         st.caption("No overrides: every item sits in the model's segment.")
     else:
         shown = listed.assign(model=listed["model_agrees"].map({True: "agrees", False: "disagrees"}))
-        st.dataframe(shown[["override_id", "item", "model_segment", "segment", "segment_label", "model", "reason",
-                            "expires_on", "created_by", "created_at", "carried_from_version", "active",
-                            "withdrawn_by"]],
+        st.dataframe(blank_missing(shown[["override_id", "item", "model_segment", "segment", "segment_label", "model",
+                                          "reason", "expires_on", "created_by", "created_at", "carried_from_version",
+                                          "active", "withdrawn_by"]]),
                      hide_index=True, width="stretch", key="appr_overrides",
                      column_config={"model": st.column_config.TextColumn(
                          "model", help="Whether this version's model already puts the item where the override does"),
-                         "carried_from_version": "carried from version",
-                         "expires_on": st.column_config.DateColumn("expires on"),
-                         "created_at": st.column_config.DatetimeColumn("created", format="YYYY-MM-DD HH:mm")})
+                         "override_id": "override", "model_segment": "model's segment",
+                         "segment_label": "segment name", "created_by": "by", "withdrawn_by": "withdrawn by",
+                         "carried_from_version": "carried from version", "expires_on": "expires on",
+                         "created_at": "created"})
 
 if not can(role, "override"):
     st.caption(f"Planners and admins add overrides; you are signed in as {user} ({role}).")

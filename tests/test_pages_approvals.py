@@ -174,3 +174,33 @@ def test_restore_a_superseded_version_and_withdraw_an_override(db):
     assert f"Version {v1} restored: it is in force again; version {v2} is superseded." in [
         s.value for s in approver.success]
     assert (status(db, v1), status(db, v2)) == ("approved", "superseded")
+
+
+def test_empty_cells_of_the_versions_history_and_overrides_tables_are_blank(db):
+    from core.overrides import add_override
+
+    with Store(db) as store:
+        v = save_rules_version(store, ITEMS, NAMES)   # a draft: nobody submitted or approved it, no note
+        add_override(store, v, "P3", "A", "pat", "new contract")   # no expiry, not carried, not withdrawn
+    at = open_page()
+    versions = at.dataframe[0].value
+    assert versions["version_id"].tolist() == [v] and versions["state"].tolist() == ["draft"]
+    row = versions.iloc[0]
+    assert row["created_at"] != "" and row["user_name"] == "pat"
+    # nobody submitted or approved it and it has no note: blank, not "None" (nor NaT, nan)
+    assert [row[c] for c in ("submitted_by", "submitted_at", "approved_by", "approved_at", "note")] == [""] * 5
+    history = next(d.value for d in at.dataframe if "action" in d.value.columns)
+    created = history[history["action"] == "created"].iloc[0]
+    assert [created["status_before"], created["status_after"], created["reason"]] == ["", "", ""]
+    listed = next(d.value for d in at.dataframe if "model" in d.value.columns)
+    assert listed[["item", "reason", "expires_on", "carried_from_version", "withdrawn_by"]].values.tolist() == [
+        ["P3", "new contract", "", "", ""]]
+    for frame in (versions, history, listed):
+        assert not frame.isna().any().any()
+        assert not frame.astype(str).isin(["None", "nan", "NaT", "<NA>"]).any().any()
+    # once submitted, the submitter and the time fill in; approval stays blank
+    button(at, "appr_submit_button").click().run()
+    no_exception(at)
+    row = at.dataframe[0].value.iloc[0]
+    assert row["submitted_by"] == "local admin" and len(row["submitted_at"]) == len("2025-01-01 12:00")
+    assert [row["approved_by"], row["approved_at"]] == ["", ""]
