@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from core.auth import is_money_column
 from core.errors import SegplanError
 from core.features import feature_catalog, key_columns
 from core.segment import METHODS
@@ -10,7 +11,7 @@ from core.segment_quality import pick_k
 from core.segment_items import DEFAULT_FEATURES, features_with_values
 from core.segment_rules import OPERATORS
 from ui.rules import DEFAULT_RULES, rules_from_rows
-from ui.auth import mask_money, masked_config
+from ui.auth import can_see_money, mask_money, masked_config
 from ui.controls import ITEM_NAMES, LEVEL_NAMES, item_controls
 from ui.state import (
     bootstrap_stability,
@@ -170,7 +171,11 @@ shares = charts.segment_shares(result.assignments, items, keys)
 sizes_column, view_column = st.columns(2)
 sizes_column.plotly_chart(charts.segment_sizes_chart(shares, item_label=items_name), width="stretch")
 with view_column:
-    numeric = [n for n in names if n in items.columns]
+    # a role that may not see money gets no money feature (revenue, margin ...) to plot its values on an axis
+    numeric = [n for n in names if n in items.columns and (can_see_money() or not is_money_column(n))]
+    for axis in (f"seg_x:{level}", f"seg_y:{level}"):
+        if axis in st.session_state and st.session_state[axis] not in numeric:
+            del st.session_state[axis]
     pick_view, pick_x, pick_y, pick_log = st.columns([2, 2, 2, 1.4], vertical_alignment="bottom")
     view = pick_view.radio("2-D view", ["pca", "features"], key="seg_view", persist_state="session", horizontal=True,
                            format_func={"pca": "PCA", "features": "two features"}.get,
@@ -178,7 +183,7 @@ with view_column:
     use_pca = view == "pca" and clustering
     x_feature = pick_x.selectbox("x axis", numeric, index=numeric.index("revenue") if "revenue" in numeric else 0,
                                  key=f"seg_x:{level}", disabled=use_pca, persist_state="session")
-    y_feature = pick_y.selectbox("y axis", numeric, index=numeric.index("cv") if "cv" in numeric else 1,
+    y_feature = pick_y.selectbox("y axis", numeric, index=numeric.index("cv") if "cv" in numeric else min(1, len(numeric) - 1),
                                  key=f"seg_y:{level}", disabled=use_pca, persist_state="session")
     log_axes = pick_log.toggle("Log axes", key="seg_log_axes", persist_state="session", disabled=use_pca)
     points = result.assignments.merge(items[[*keys, *{x_feature, y_feature}]], on=keys, how="left")
