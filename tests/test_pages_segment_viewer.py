@@ -17,8 +17,8 @@ from core.auth import is_money_column
 from core.store import Store
 from core.users import add_user
 from page_data import fill_small_database
+from page_support import open_page, use_db
 
-APP = Path(__file__).resolve().parents[1] / "app.py"
 SEGMENT = "pages/segment.py"
 
 
@@ -30,19 +30,11 @@ def accounts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         add_user(store, "ada", "admin", by="setup")
         add_user(store, "pat", "planner", by="ada")
         add_user(store, "vic", "viewer", by="ada")
-    monkeypatch.setenv("SEGPLAN_DB", str(path))
-    return path
+    return use_db(path, monkeypatch)
 
 
 def segment_page(user: str, remembered: dict[str, object] | None = None) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=120)
-    at.session_state["user_name"] = user
-    for key, value in (remembered or {}).items():
-        at.session_state[key] = value
-    at.run()
-    at.switch_page(SEGMENT).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page(SEGMENT, session={"user_name": user, **(remembered or {})})
 
 
 def test_a_viewer_is_offered_no_money_feature_for_the_2d_view(accounts: Path):
