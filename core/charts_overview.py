@@ -31,6 +31,9 @@ STATUS_NAMES: dict[str, str] = {"on_target": "on target", "at_risk": "at risk", 
                                 "no_target": "no target"}
 #: Periods a trend shows by default.
 TREND_PERIODS = 12
+#: Planning KPIs of the monitoring report (`core.kpi_report`: `core.kpi_forecast`, `core.kpi_inventory`)
+#: shown under the headline where the version has them (product level; turns need inventory snapshots).
+PLANNING_KPIS: dict[str, str] = {"forecast_accuracy": "forecast accuracy", "inventory_turns_annualised": "inventory turns"}
 LEVEL_ORDER = ("product", "customer", "customer_product")
 
 
@@ -105,17 +108,48 @@ def headline(kpis: pd.DataFrame, targets: pd.DataFrame, period: dt.date) -> pd.D
 
 
 def kpi_text(kpi: str, value: float) -> str:
-    """A KPI value on a tile: shares as "93.1 %", cycle time as "4.6 days", unknown as "–"."""
+    """A KPI value on a tile: shares as "93.1 %", cycle time as "4.6 days", turns as "4.9 a year", unknown as "–"."""
     if value is None or pd.isna(value):
         return "–"
+    if kpi == "inventory_turns_annualised":
+        return f"{value:.1f} a year"
     return f"{value:.1f} days" if kpi == "order_cycle_time_days" else f"{100 * value:.1f} %"
 
 
 def change_text(kpi: str, change: float) -> str | None:
-    """The change against the period before: "+1.2 pts" for a share, "+0.3 days"; None when unknown."""
+    """The change against the period before: "+1.2 pts" for a share, "+0.3 days", "+0.4 turns"; None when unknown."""
     if change is None or pd.isna(change):
         return None
-    return f"{change:+.1f} days" if kpi == "order_cycle_time_days" else f"{100 * change:+.1f} pts"
+    if kpi != "inventory_turns_annualised" and kpi != "order_cycle_time_days":
+        change = 100 * change
+    change = round(change, 1) + 0.0   # a change that rounds to nothing reads +0.0, not -0.0
+    if kpi == "inventory_turns_annualised":
+        return f"{change:+.1f} turns"
+    return f"{change:+.1f} days" if kpi == "order_cycle_time_days" else f"{change:+.1f} pts"
+
+
+def planning_headline(report: pd.DataFrame, period: dt.date) -> pd.DataFrame:
+    """One row per segment of ``report`` (`core.kpi_report.kpi_report`'s table) and planning KPI for
+    ``period``: segment, segment_label, kpi, name, value, previous (the period before, among the
+    report's periods), change. A value is NaN where the period has none: forecast accuracy is
+    scored on the latest periods only, turns need a stock snapshot in the period."""
+    frame = _as_dates(report)
+    periods = sorted(frame["period"].unique())
+    before = [p for p in periods if p < period]
+    previous_period = before[-1] if before else None
+    labels = dict(zip(frame["segment"], frame["segment_label"].astype(str), strict=False))
+    now = frame[frame["period"] == period].set_index("segment")
+    then = frame[frame["period"] == previous_period].set_index("segment")
+    rows = []
+    for segment in dict.fromkeys(frame["segment"]):
+        for kpi, name in PLANNING_KPIS.items():
+            value = float(now.at[segment, kpi]) if segment in now.index and pd.notna(now.at[segment, kpi]) else np.nan
+            prior = float(then.at[segment, kpi]) if segment in then.index and pd.notna(then.at[segment, kpi]) else np.nan
+            rows.append({"segment": segment, "segment_label": labels.get(segment, segment), "kpi": kpi, "name": name,
+                         "value": value, "previous": prior, "change": value - prior})
+    result = pd.DataFrame(rows, columns=["segment", "segment_label", "kpi", "name", "value", "previous", "change"])
+    result.attrs.update(period=period, previous_period=previous_period)
+    return result
 
 
 def status_grid_chart(rows: pd.DataFrame, period_label: str) -> alt.LayerChart:

@@ -11,13 +11,13 @@ import streamlit as st
 
 from core import alerts
 from core.auth import can
-from core.charts_monitor import SELECTION, control_chart
+from core.charts_monitor import NAMES, PLANNING_KPIS, SELECTION, control_chart, planning_points, value_text
 from core.features import BUCKETS, LEVELS
 from core.kpi import line_kpis, segment_kpis
 from core.kpi_targets import SERVICE_KPIS, segment_targets
 from core.versions import version_in_force
 from ui.controls import ITEM_NAMES, LEVEL_NAMES
-from ui.state import CACHE_TTL, data_version, ensure_entry, get_store, saved_versions, user_errors
+from ui.state import CACHE_TTL, data_version, ensure_entry, get_store, kpi_report, saved_versions, user_errors
 
 ensure_entry()
 
@@ -52,18 +52,12 @@ def _date(value: Any) -> dt.date:
     return pd.Timestamp(value).date()
 
 
-def _value_text(kpi: str, value: float) -> str:
-    """A KPI value in its unit: '96.5 %' for a share, '4.6 days' for cycle time."""
-    if pd.isna(value):
-        return "–"
-    return f"{value:.1f} days" if alerts.KPI_UNITS[kpi] == "days" else f"{value:.1%}"
-
-
 def _breaks_table(hits: pd.DataFrame) -> pd.DataFrame:
     """Rule breaks as the planner reads them: segment, period, KPI, value in its unit, the rule in words."""
     return pd.DataFrame({
-        "segment": hits["segment_label"], "period": hits["period"].dt.date, "KPI": hits["kpi"].map(alerts.KPI_NAMES),
-        "value": [_value_text(k, v) for k, v in zip(hits["kpi"], hits["value"], strict=True)],
+        "segment": hits["segment_label"], "period": pd.to_datetime(hits["period"]).dt.date,
+        "KPI": hits["kpi"].map(NAMES),
+        "value": [value_text(k, v) for k, v in zip(hits["kpi"], hits["value"], strict=True)],
         "rules": hits["rules"], "rule": hits["rule_words"], "lines": hits["lines"],
     })
 
@@ -75,9 +69,9 @@ def _status_style(value: Any) -> str:
 
 st.title("Monitor")
 st.caption("How each segment of a saved version is served: OTIF, on-time share, fill rate and order cycle time per "
-           "period on control charts, against the segment's target (its policy's service level). Red points break a "
-           "Western Electric rule; choose one to see its order lines. The alerts list segment rule breaks and items "
-           "drifting toward another segment.")
+           "period on control charts, against the segment's target (its policy's service level), with forecast "
+           "accuracy and inventory turns beside them. Red points break a Western Electric rule; choose one to see its "
+           "order lines. The alerts list segment rule breaks and items drifting toward another segment.")
 
 with user_errors():
     store = get_store()
@@ -116,7 +110,10 @@ with st.sidebar:
                               help="The approved version in force by default, else the newest saved one.")
     bucket = st.radio("Period", BUCKETS, key="mon_bucket", horizontal=True,
                       help="Lines are counted in the period of their order date.")
-    kpi = st.selectbox("KPI", alerts.CONTROL_KPIS, format_func=alerts.KPI_NAMES.get, key="mon_kpi")
+    kpi = st.selectbox("KPI", [*alerts.CONTROL_KPIS, *PLANNING_KPIS], format_func=NAMES.get, key="mon_kpi",
+                       help="Delivery KPIs from the order lines; forecast accuracy (1 - WAPE of the segment's "
+                            "forecast method, one period ahead) and inventory turns (cost of goods sold / average "
+                            "stock value, per year) for product-level versions.")
 
 if version_id != in_force:
     st.warning(f"**Version {version_id} is a draft — not approved.** "
@@ -130,6 +127,17 @@ with user_errors(), st.spinner("Counting delivery KPIs per segment…"):
     through = _last_complete(store, str(store.path), version_key, bucket)
     targets = segment_targets(store, version_id)
     points = alerts.chart_points(kpis, alerts.CONTROL_KPIS, through=through)
+with user_errors(), st.spinner("Scoring forecast accuracy and inventory turns per segment (backtests every product "
+                               "once per period: a few seconds the first time)…"):
+    report = kpi_report(version_id, bucket)
+    planning = pd.concat([planning_points(report.table, name, through=through) for name in PLANNING_KPIS],
+                         ignore_index=True)
+#: why forecast accuracy or inventory turns are empty, per KPI ('' when they have values)
+unavailable = {"forecast_accuracy": next((note for note in report.notes if "inventory" not in note), ""),
+               "inventory_turns_annualised": next((note for note in report.notes if "inventory" in note), "")}
+for name in PLANNING_KPIS:
+    if not unavailable[name] and report.table[name].notna().sum() == 0:
+        unavailable[name] = f"no {NAMES[name]} could be computed for this version"
 
 outside = int(kpis.loc[kpis["segment"] == "(not in version)", "lines"].sum()) if len(kpis) else 0
 st.caption(f"Version {version_id}, {LEVEL_NAMES[level]} level: {kpis['segment'].nunique() - (outside > 0)} segments, "
@@ -159,19 +167,42 @@ with charts_tab:
             if name in SERVICE_KPIS:
                 shown[f"{alerts.KPI_NAMES[name]} target"] = table[f"{name}_target"]
                 shown[f"{alerts.KPI_NAMES[name]} status"] = table[f"{name}_status"].map(STATUS_NAMES)
+        latest = report.table[pd.to_datetime(report.table["period"]) == pd.Timestamp(through)] \
+            .astype({"segment": str}).set_index("segment")
+        for name in PLANNING_KPIS:
+            shown[NAMES[name]] = table["segment"].astype(str).map(latest[name]).astype(float) \
+                if name in latest.columns else float("nan")
         shown["rule breaks"] = table["rule_breaks"]
         percent = {c: "{:.1%}" for c in shown.columns if any(c.startswith(alerts.KPI_NAMES[k]) and "status" not in c
                                                              for k in SERVICE_KPIS)}
-        styled = shown.style.format({**percent, alerts.KPI_NAMES["order_cycle_time_days"]: "{:.1f} d"}, na_rep="–") \
+        styled = shown.style.format({**percent, alerts.KPI_NAMES["order_cycle_time_days"]: "{:.1f} d",
+                                     NAMES["forecast_accuracy"]: "{:.1%}",
+                                     NAMES["inventory_turns_annualised"]: "{:.1f}"}, na_rep="–") \
             .map(_status_style, subset=[c for c in shown.columns if c.endswith(" status")])
-        st.dataframe(styled, hide_index=True, width="stretch", key="mon_status")
+        # fifteen columns fit the page's width when each KPI's target and status are headed just "target" and
+        # "status" (they follow their KPI's column)
+        short = {c: st.column_config.Column(c.rsplit(" ", 1)[1], help=c) for c in shown.columns
+                 if c.endswith((" target", " status"))}
+        st.dataframe(styled, hide_index=True, width="stretch", key="mon_status", column_config={
+            **short,
+            NAMES["inventory_turns_annualised"]: st.column_config.Column(
+                "inventory turns a year", help="Turns a year: cost of goods sold / average stock value at cost, annualised"),
+            NAMES["forecast_accuracy"]: st.column_config.Column(
+                "forecast accuracy", help="1 - WAPE of the one-period-ahead forecasts by the segment's policy method"),
+            alerts.KPI_NAMES["order_cycle_time_days"]: st.column_config.Column("cycle time",
+                                                                               help="Order cycle time in days")})
         st.caption("Target = the segment's policy service level (Policies page). Green on target, amber within 2 "
-                   "points below, red further below, grey no target or no lines. Rule breaks: points of all four "
-                   "charts that break a Western Electric rule.")
+                   "points below, red further below, grey no target or no lines. Forecast accuracy = 1 - WAPE of "
+                   "the one-period-ahead forecasts by the segment's policy method (scored on the latest periods "
+                   "only; below 0 the errors exceed the demand); inventory turns = cost of goods sold / average stock value at cost, annualised. Rule "
+                   "breaks: points of the four delivery charts that break a Western Electric rule.")
+        for name in PLANNING_KPIS:
+            if unavailable[name]:
+                st.caption(f"**{NAMES[name].capitalize()} not available (–):** {unavailable[name]}.")
 
         # -- control charts ---------------------------------------------------------------------
-        st.subheader(f"Control charts: {alerts.KPI_NAMES[kpi]}")
-        of_kpi = points[points["kpi"] == kpi]
+        st.subheader(f"Control charts: {NAMES[kpi]}")
+        of_kpi = points[points["kpi"] == kpi] if kpi in alerts.CONTROL_KPIS else planning[planning["kpi"] == kpi]
         labels = dict(zip(table["segment"], table["segment_label"], strict=True))
         charted = [s for s in table["segment"] if (of_kpi["segment"].astype(str) == s).any()]
         chosen = st.multiselect("Segments", charted, default=charted, format_func=labels.get,
@@ -189,14 +220,24 @@ with charts_tab:
             for picked in (event.selection.get(SELECTION) or []) if event else []:
                 if picked.get("period") is not None:
                     clicked.append((segment, _date(picked["period"])))
-        if not charted:
-            st.info(f"No segment has two periods with a {alerts.KPI_NAMES[kpi]} value.", icon=":material/info:")
+        if not charted and kpi in PLANNING_KPIS and unavailable[kpi]:
+            st.info(f"**{NAMES[kpi].capitalize()} is not available for version {version_id}:** {unavailable[kpi]}.",
+                    icon=":material/info:")
+        elif not charted:
+            st.info(f"No segment has two periods with a {NAMES[kpi]} value.", icon=":material/info:")
+        elif kpi == "forecast_accuracy":
+            st.caption("Individuals (XmR) charts of 1 - WAPE per period: every product forecast one period ahead "
+                       "with its segment's policy method on the history before the period, errors summed over the "
+                       "segment's products (weighted by volume). Below 0 the errors exceed the demand.")
+        elif kpi == "inventory_turns_annualised":
+            st.caption("Individuals (XmR) charts of inventory turns a year: the period's cost of goods sold over the "
+                       "average stock value at cost on the period's snapshot dates, times the periods in a year.")
 
         # -- rule breaks -------------------------------------------------------------------------
         breaks = alerts.flagged(of_kpi)
         st.subheader("Rule breaks")
         if breaks.empty:
-            st.success(f"No point of the {alerts.KPI_NAMES[kpi]} charts breaks a Western Electric rule.",
+            st.success(f"No point of the {NAMES[kpi]} charts breaks a Western Electric rule.",
                        icon=":material/check_circle:")
         else:
             st.dataframe(_breaks_table(breaks), hide_index=True, width="stretch", key="mon_breaks")
@@ -273,7 +314,7 @@ with alerts_tab:
                       if drift.attrs.get("gone_items") else ""))
 
     st.subheader("Rule breaks on every KPI")
-    every = alerts.flagged(points) if measured else points.iloc[0:0]
+    every = alerts.flagged(pd.concat([points if measured else points.iloc[0:0], planning], ignore_index=True))
     if every.empty:
         st.success("No segment's KPI breaks a Western Electric rule.", icon=":material/check_circle:")
     else:

@@ -17,7 +17,8 @@ from core.overview import orders_summary
 from core.versions import version_in_force
 from ui.auth import can_see_money
 from ui.controls import LEVEL_NAMES
-from ui.state import CACHE_TTL, data_version, ensure_entry, get_store, saved_versions, show_error, user_errors
+from ui.state import (CACHE_TTL, data_version, ensure_entry, get_store, kpi_report, saved_versions, show_error,
+                      user_errors)
 
 ensure_entry()
 
@@ -189,6 +190,56 @@ for cell, (kpi, name) in zip(st.columns(len(charts.HEADLINE_KPIS)), charts.HEADL
     cell.badge(words, color=STATUS_BADGES[row["status"]])
 
 st.altair_chart(charts.status_grid_chart(rows, period_words), width="stretch")
+
+# -- forecast accuracy and inventory turns ----------------------------------------------------------------
+st.subheader("Forecast accuracy and inventory turns")
+try:
+    with st.spinner("Scoring forecast accuracy and inventory turns (a backtest per period: a few seconds the first "
+                    "time)…"):
+        report = kpi_report(version_id, bucket)
+except SegplanError as err:
+    show_error(err)
+else:
+    # why a KPI has no values at all for this version ('' when it has some)
+    missing = {"forecast_accuracy": next((n for n in report.notes if "inventory" not in n), ""),
+               "inventory_turns_annualised": next((n for n in report.notes if "inventory" in n), "")}
+    for kpi in charts.PLANNING_KPIS:
+        if not missing[kpi] and report.table[kpi].notna().sum() == 0:
+            missing[kpi] = "no period of this version has a value"
+    if all(missing.values()):
+        st.info(f"**Forecast accuracy and inventory turns are not available for version {version_id}.** "
+                + " ".join(f"{why[0].upper()}{why[1:]}." for why in dict.fromkeys(missing.values())),
+                icon=":material/info:")
+    else:
+        planning = charts.planning_headline(report.table, period)
+        scored = sorted(pd.to_datetime(report.table.loc[report.table["forecast_accuracy"].notna(), "period"])
+                        .dt.date.unique())
+        own = planning[planning["segment"] == segment].set_index("kpi")
+        cells = st.columns(len(charts.HEADLINE_KPIS))
+        for cell, (kpi, name) in zip(cells, charts.PLANNING_KPIS.items()):
+            if missing[kpi]:
+                cell.metric(name, "not available", border=True, help=missing[kpi].capitalize() + ".")
+                cell.caption(f"Not available: {missing[kpi]}.")
+                continue
+            value = own.at[kpi, "value"] if kpi in own.index else float("nan")
+            cell.metric(name, charts.kpi_text(kpi, value),
+                        charts.change_text(kpi, own.at[kpi, "change"]) if kpi in own.index else None, border=True,
+                        help="1 - WAPE of the one-period-ahead forecasts by the segment's policy method, over its "
+                             "products" if kpi == "forecast_accuracy" else
+                             "Cost of goods sold over the average stock value at cost, per year")
+            if pd.isna(value):
+                cell.caption(f"Not scored for {period_words}: forecast accuracy is scored for the latest "
+                             f"{len(scored)} complete {bucket}s ({charts.period_name(scored[0], bucket)} to "
+                             f"{charts.period_name(scored[-1], bucket)})." if kpi == "forecast_accuracy" and scored
+                             else f"No value for {period_words}: no stock snapshot or demand in it.")
+        per_segment = planning.pivot(index=["segment", "segment_label"], columns="kpi", values="value").reset_index()
+        per_segment = per_segment[per_segment["segment"] != "(not in version)"]
+        shown = pd.DataFrame({"segment": per_segment["segment_label"],
+                              **{name: [charts.kpi_text(k, v) if not missing[k] else "not available"
+                                        for v in per_segment.get(k, pd.Series(float("nan"), index=per_segment.index))]
+                                 for k, name in charts.PLANNING_KPIS.items()}})
+        st.dataframe(shown, hide_index=True, key="ov_planning")
+        st.caption(f"Every segment in {period_words}; – where the period has no value.")
 
 # -- trends ----------------------------------------------------------------------------------------------
 st.subheader("Trends")

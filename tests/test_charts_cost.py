@@ -306,3 +306,25 @@ def test_parse_choice():
     assert co.parse_choice(None, ["AX"], "segment", "AX") == (None, None)
     value, warning = co.parse_choice("ZZ", ["AX", "BY"], "segment", "segment 'AX'")
     assert value is None and warning == "segment 'ZZ' in the link is not one of: AX, BY; showing segment 'AX'"
+
+
+def test_planning_headline_and_texts_by_hand():
+    report = pd.DataFrame({
+        "segment": ["A", "A", "B", "B"], "segment_label": ["big", "big", "small", "small"],
+        "period": [dt.date(2025, 3, 1), dt.date(2025, 4, 1)] * 2,
+        "forecast_accuracy": [0.60, 0.65, float("nan"), 0.30], "inventory_turns_annualised": [4.0, 4.5, 2.0, 1.5],
+    })
+    rows = co.planning_headline(report, dt.date(2025, 4, 1))
+    assert rows.attrs["previous_period"] == dt.date(2025, 3, 1)
+    a = rows[rows["segment"] == "A"].set_index("kpi")
+    assert a.loc["forecast_accuracy", "value"] == pytest.approx(0.65)
+    assert a.loc["forecast_accuracy", "change"] == pytest.approx(0.05)
+    assert a.loc["inventory_turns_annualised", "change"] == pytest.approx(0.5)
+    b = rows[rows["segment"] == "B"].set_index("kpi")
+    assert pd.isna(b.loc["forecast_accuracy", "change"])            # nothing scored in March
+    assert co.kpi_text("inventory_turns_annualised", 4.5) == "4.5 a year"
+    assert co.change_text("inventory_turns_annualised", -0.5) == "-0.5 turns"
+    assert co.change_text("forecast_accuracy", 0.05) == "+5.0 pts"
+    # a change that rounds to nothing reads +0.0, never -0.0
+    assert co.change_text("fill_rate", -0.0004) == "+0.0 pts"
+    assert co.change_text("order_cycle_time_days", -0.04) == "+0.0 days"

@@ -82,3 +82,48 @@ def test_cycle_time_chart_is_in_days_without_target(points):
     assert chart.to_dict()["title"]["subtitle"][0].startswith("individuals (XmR) chart")
     assert cm.axis_title("fill_rate") == "fill rate (% of units)"
     assert not cm.is_share("order_cycle_time_days") and cm.is_share("on_time")
+
+
+def test_planning_points_are_xmr_charts_of_the_report_by_hand():
+    # forecast accuracy 0.5, 0.7, 0.6, 0.2 (moving ranges 0.2, 0.1, 0.4: MR-bar 0.7 / 3); a period after the
+    # last complete one, a segment with one value and the lines outside the version are not charted
+    weeks = pd.date_range("2025-01-06", periods=5, freq="7D")
+    report = pd.DataFrame({
+        "segment": ["A"] * 5 + ["B", "(not in version)", "(not in version)"],
+        "segment_label": ["Runners"] * 5 + ["Slow", "(not in version)", "(not in version)"],
+        "period": [*weeks, weeks[0], weeks[0], weeks[1]], "lines": [10, 11, 12, 13, 14, 3, 1, 1],
+        "forecast_accuracy": [0.5, 0.7, 0.6, 0.2, 0.9, 0.4, 0.1, 0.2],
+        "forecast_items": [4, 4, 4, 3, 4, 1, 1, 1], "forecast_demand": [100.0, 80.0, 90.0, 50.0, 60.0, 5.0, 1.0, 1.0],
+        "inventory_snapshots": [1, 1, 0, 1, 1, 1, 1, 1],
+        "inventory_turns_annualised": [5.0, 6.0, float("nan"), 4.0, 5.0, 3.0, 1.0, 1.0],
+    })
+    accuracy = cm.planning_points(report, "forecast_accuracy", through=weeks[3])
+    assert list(accuracy.columns) == list(alerts.POINT_COLUMNS)
+    assert accuracy["segment"].tolist() == ["A"] * 4 and set(accuracy["chart"]) == {"xmr"}
+    assert accuracy["value"].tolist() == pytest.approx([0.5, 0.7, 0.6, 0.2])
+    assert accuracy["centre"].iloc[0] == pytest.approx(0.5)
+    assert accuracy["ucl"].iloc[0] == pytest.approx(0.5 + 2.66 * 0.7 / 3)
+    assert accuracy["lines"].tolist() == [4, 4, 4, 3] and accuracy["base"].tolist() == [100.0, 80.0, 90.0, 50.0]
+    turns = cm.planning_points(report, "inventory_turns_annualised", through=weeks[3])
+    assert turns["value"].tolist() == pytest.approx([5.0, 6.0, 4.0])   # the week without a snapshot has no value
+    assert turns["lines"].tolist() == [10, 11, 13] and turns["base"].tolist() == [1.0, 1.0, 1.0]
+    assert cm.planning_points(report.iloc[0:0], "forecast_accuracy").empty
+    with pytest.raises(ValueError):
+        cm.planning_points(report, "otif")
+
+
+def test_planning_kpis_read_in_their_units():
+    assert cm.axis_title("forecast_accuracy") == "forecast accuracy (1 - WAPE)"
+    assert cm.axis_title("inventory_turns_annualised") == "inventory turns (turns a year)"
+    assert cm.is_share("forecast_accuracy") and not cm.is_share("inventory_turns_annualised")
+    assert [cm.value_text(k, v) for k, v in (("forecast_accuracy", 0.634), ("inventory_turns_annualised", 5.25),
+                                             ("order_cycle_time_days", 4.56), ("otif", float("nan")))] == \
+        ["63.4%", "5.2 turns a year", "4.6 days", "–"]
+    chart = cm.control_chart(cm.planning_points(pd.DataFrame({
+        "segment": "A", "segment_label": "Runners", "period": pd.date_range("2025-01-06", periods=3, freq="7D"),
+        "lines": 9, "inventory_snapshots": 2, "inventory_turns_annualised": [5.0, 6.0, 5.5]}),
+        "inventory_turns_annualised"), "inventory_turns_annualised", segment_label="Runners")
+    spec = chart.to_dict()
+    assert spec["title"]["text"] == "inventory turns of «Runners»"
+    assert spec["title"]["subtitle"][0].startswith("individuals (XmR) chart")
+    assert data_of(chart)["counts"].tolist() == ["2 stock snapshot dates, 9 demand lines"] * 3

@@ -189,3 +189,67 @@ def test_a_viewer_sees_the_drift_but_records_nothing(tiny_db: Path):
     assert not any("Recorded" in c.value for c in at.caption)
     with Store(tiny_db) as store:
         assert store.cursor().execute("SELECT count(*) FROM segment_alert_state").fetchone()[0] == 0
+
+
+def chart_frame(chart):
+    """The rows a vega-lite chart of the page was drawn from (Streamlit ships them as Arrow)."""
+    import pyarrow as pa
+
+    return pa.ipc.open_stream(chart.proto.datasets[0].data.data).read_pandas()
+
+
+def test_forecast_accuracy_and_inventory_turns_in_the_status_table_and_on_xmr_charts(tiny_db: Path):
+    import json
+
+    import pandas as pd
+
+    from core.alerts import last_complete_period
+    from core.kpi_report import kpi_report
+
+    with Store(tiny_db) as store:
+        report = kpi_report(store, 1, "week").table
+        through = last_complete_period(store, "week")
+    labels = dict(zip(report["segment"], report["segment_label"], strict=False))
+    at = open_page()
+    status = table_with(at, "forecast accuracy").set_index("segment")
+    latest = report[pd.to_datetime(report["period"]) == pd.Timestamp(through)].set_index("segment")
+    for segment, label in labels.items():
+        assert status.at[label, "forecast accuracy"] == pytest.approx(latest.at[segment, "forecast_accuracy"])
+        assert status.at[label, "inventory turns"] == pytest.approx(latest.at[segment, "inventory_turns_annualised"])
+    assert status[["forecast accuracy", "inventory turns"]].notna().all().all()   # the tiny sample has both
+
+    at.selectbox(key="mon_kpi").set_value("forecast_accuracy").run()
+    no_exception(at)
+    assert chart_titles(at) == [f"forecast accuracy of «{labels[s]}»" for s in sorted(labels)]
+    first = at.get("vega_lite_chart")[0]
+    assert "individuals (XmR) chart" in json.loads(first.proto.spec)["title"]["subtitle"][0]
+    drawn = chart_frame(first)
+    scored = report[(report["segment"] == sorted(labels)[0]) & report["forecast_accuracy"].notna()
+                    & (pd.to_datetime(report["period"]) <= pd.Timestamp(through))]
+    assert drawn["value"].tolist() == pytest.approx(scored["forecast_accuracy"].tolist())
+    assert drawn["centre"].iloc[0] == pytest.approx(scored["forecast_accuracy"].mean())
+
+    at.selectbox(key="mon_kpi").set_value("inventory_turns_annualised").run()
+    no_exception(at)
+    assert chart_titles(at) == [f"inventory turns of «{labels[s]}»" for s in sorted(labels)]
+    spec = json.loads(at.get("vega_lite_chart")[0].proto.spec)
+    assert "inventory turns (turns a year)" in json.dumps(spec)
+
+
+def test_a_customer_version_says_forecast_accuracy_and_turns_are_not_available(tiny_db: Path):
+    with Store(tiny_db) as store:
+        customer_version = run_segmentation(store, "customer", "abc_xyz").version_id
+    at = open_page()
+    at.sidebar.selectbox(key="mon_level").set_value("customer").run()
+    no_exception(at)
+    status = table_with(at, "forecast accuracy")
+    assert status["forecast accuracy"].isna().all() and status["inventory turns"].isna().all()
+    captions = [c.value for c in at.caption]
+    assert (f"**Forecast accuracy not available (–):** forecast accuracy is per product forecast; version "
+            f"{customer_version} segments customers.") in captions
+    assert any(c.startswith("**Inventory turns not available (–):** inventory turns are per product segment")
+               for c in captions)
+    at.selectbox(key="mon_kpi").set_value("forecast_accuracy").run()
+    no_exception(at)
+    assert chart_titles(at) == []
+    assert any(f"Forecast accuracy is not available for version {customer_version}" in i.value for i in at.info)

@@ -231,3 +231,47 @@ def test_a_business_that_loses_money_overall_has_no_whale_curve_but_a_reason(loa
     assert "the whale curve is scaled by it and needs it positive" in at.error[0].value
     assert "Whale curve: where the profit is made and lost" not in chart_titles(at)
     assert frame_with(at, "customer_id")["profit"].lt(0).all()   # the rest of the page is still there
+
+
+def test_overview_headlines_forecast_accuracy_and_inventory_turns_per_segment(loaded: Path):
+    import datetime as dt
+
+    from core.charts_overview import kpi_text
+    from core.kpi_report import kpi_report
+
+    with Store(loaded) as store:
+        report = kpi_report(store, 1, "month").table
+    april = report[report["period"] == dt.date(2025, 4, 1)].set_index("segment")
+    march = report[report["period"] == dt.date(2025, 3, 1)].set_index("segment")
+    at = open_page(OVERVIEW)
+    assert "Forecast accuracy and inventory turns" in [s.value for s in at.subheader]
+    shown = {m.label: (m.value, m.delta) for m in at.metric}
+    # the default segment AX in Apr 2025 (worked by core.kpi_report), with the change against March
+    accuracy, turns = april.at["AX", "forecast_accuracy"], april.at["AX", "inventory_turns_annualised"]
+    assert shown["forecast accuracy"][0] == f"{100 * accuracy:.1f} %"
+    assert shown["forecast accuracy"][1] == f"{100 * (accuracy - march.at['AX', 'forecast_accuracy']):+.1f} pts"
+    assert shown["inventory turns"][0] == f"{turns:.1f} a year"
+    assert shown["inventory turns"][1] == f"{turns - march.at['AX', 'inventory_turns_annualised']:+.1f} turns"
+    per_segment = frame_with(at, "forecast accuracy").set_index("segment")
+    assert len(per_segment) == len(april)
+    for segment, row in april.iterrows():
+        assert per_segment.at[row["segment_label"], "forecast accuracy"] == kpi_text("forecast_accuracy",
+                                                                                     row["forecast_accuracy"])
+        assert per_segment.at[row["segment_label"], "inventory turns"] == f"{row['inventory_turns_annualised']:.1f} a year"
+
+    # January is before the scored months: said so, turns still shown
+    at.sidebar.selectbox(key="ov_period").set_value(dt.date(2025, 1, 1)).run()
+    no_exception(at)
+    shown = {m.label: (m.value, m.delta) for m in at.metric}
+    assert shown["forecast accuracy"][0] == "–" and shown["inventory turns"][0].endswith(" a year")
+    scored = sorted(report.loc[report["forecast_accuracy"].notna(), "period"].unique())
+    assert (f"Not scored for Jan 2025: forecast accuracy is scored for the latest {len(scored)} complete months "
+            "(Feb 2025 to Apr 2025).") in texts(at, "caption")
+
+    # a customer version has neither: one clear note, no tiles
+    at.sidebar.selectbox(key="ov_level").set_value("customer").run()
+    no_exception(at)
+    assert "Forecast accuracy and inventory turns are not available for version 2." in texts(at, "info")
+    assert ("Forecast accuracy is per product forecast; version 2 segments customers. Inventory turns are per "
+            "product segment: stock is not held per customer (version 2).") in texts(at, "info")
+    assert "forecast accuracy" not in {m.label for m in at.metric}

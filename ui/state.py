@@ -488,6 +488,30 @@ def policy_backtest(version_id: int, bucket: str, policies: Any) -> pd.DataFrame
 
 
 @st.cache_data(max_entries=8, ttl=CACHE_TTL, show_spinner=False)
+def _kpi_report(db_path: str, version: str, version_id: int, bucket: str,
+                policies: tuple[tuple[Any, ...], ...], overrides: tuple[Any, ...], today: str) -> Any:
+    from core.kpi_report import kpi_report as report
+
+    return report(_open_store(db_path), version_id, bucket)
+
+
+def kpi_report(version_id: int, bucket: str) -> Any:
+    """The version's monitoring table (`core.kpi_report.KpiReport`: delivery KPIs, forecast accuracy,
+    inventory turns per segment and period), cached per data version, the version's policies and
+    its overrides: a saved policy changes the forecast methods and an override (added, withdrawn,
+    expired: the day is part of the key) moves an item, neither changing the data. Takes seconds the
+    first time: forecast accuracy backtests every product once per scored period."""
+    import datetime as dt
+
+    store = get_store()
+    overrides = store.cursor().execute(
+        "SELECT count(*), coalesce(max(override_id), 0), count(withdrawn_at) FROM segment_overrides "
+        "WHERE version_id = ?", [int(version_id)]).fetchone()
+    return _kpi_report(str(store.path), data_version(store), int(version_id), bucket,
+                       _policy_key(version_policies(version_id)), tuple(overrides), dt.date.today().isoformat())
+
+
+@st.cache_data(max_entries=8, ttl=CACHE_TTL, show_spinner=False)
 def _allocation_demo(db_path: str, version: str, weeks: int, stock_share: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     from core.allocation_demo import demo_inputs
 
