@@ -34,14 +34,16 @@ def _volumes(db_path: str, version: str) -> dict[str, float]:
     return driver_volumes(get_store())
 
 
-def number_columns(frame: pd.DataFrame, money: bool) -> dict:
-    """Column settings for a cost table: activities by name, amounts and volumes in readable units."""
+def number_columns(frame: pd.DataFrame, money: bool, cents: bool = False) -> dict:
+    """Column settings for a cost table: activities by name, amounts and volumes in readable units.
+    ``cents``: amounts with two decimals each ("1,318.00", not "1,318" under "1,638.23")."""
+    amount = "accounting" if cents else "localized"
     config: dict = {c: st.column_config.NumberColumn(c.replace("_", " "), format="localized")
                     for c in ("orders", "order_lines", "units", "shipments", "weight_kg", "return_lines")}
     if money:
-        config.update({c: st.column_config.NumberColumn(charts.activity_name(c), format="localized")
+        config.update({c: st.column_config.NumberColumn(charts.activity_name(c), format=amount)
                        for c in charts.activity_columns(frame)})
-        config.update({c: st.column_config.NumberColumn(c.replace("_", " "), format="localized")
+        config.update({c: st.column_config.NumberColumn(c.replace("_", " "), format=amount)
                        for c in ("cost_to_serve", "revenue", "cost_of_goods", "gross_margin", "profit")})
     return config
 
@@ -206,7 +208,7 @@ st.caption("Sort by any column by clicking its header." + (" Least profitable fi
 st.dataframe(table, hide_index=True, width="stretch", column_config={
     key: st.column_config.TextColumn(LEVEL_NAMES[level]),
     "segment_label": st.column_config.TextColumn("segment"),
-    **number_columns(frame, money),
+    **number_columns(frame, money, cents=True),
 })
 st.download_button(f"Download the cost to serve per {LEVEL_NAMES[level]} (CSV)", table.to_csv(index=False).encode(),
                    f"cost_to_serve_{level}.csv", "text/csv", icon=":material/download:")
