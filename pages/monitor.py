@@ -25,6 +25,15 @@ STATUS_NAMES = {"on_target": "on target", "at_risk": "at risk", "off_target": "o
 #: Background and text colour per status: green, amber, red, grey.
 STATUS_COLOURS = {"on target": ("#dafbe1", "#116329"), "at risk": ("#fff8c5", "#7d4e00"),
                   "off target": ("#ffebe9", "#a40e26"), "no target": ("#eaeef2", "#57606a")}
+#: The drill-down's order lines as a planner reads them (`core.kpi.line_kpis` columns).
+LINE_COLUMNS = {
+    "order_id": "order", "line_number": "line", "order_date": st.column_config.DateColumn("ordered"),
+    "customer_id": "customer", "product_id": "product", "quantity": "quantity",
+    "promised_date": st.column_config.DateColumn("promised"), "delivered_date": st.column_config.DateColumn("delivered"),
+    "delivered_quantity": "qty delivered", "segment_label": None, "on_time": "on time", "otif": "OTIF",
+    "in_full": "in full", "filled_quantity": "qty filled", "days_late": "days late",
+    "cycle_time_days": st.column_config.NumberColumn("cycle days", format="%.1f", help="Order cycle time in days"),
+}
 DELIVERY_COLUMNS = "`promised_date` and `delivered_date` (on time, OTIF, order cycle time) and `delivered_quantity` " \
                    "(fill rate, OTIF)"
 
@@ -274,7 +283,7 @@ with charts_tab:
                 cols[2].metric("Late lines", f"{int((lines['days_late'] > 0).sum()):,}")
                 cols[3].metric("Short lines", f"{int((lines['in_full'] == False).sum()):,}")  # noqa: E712 - NULL stays out
                 st.dataframe(lines.drop(columns=["segment", "period"]), hide_index=True, width="stretch",
-                             key="mon_lines")
+                             key="mon_lines", column_config=LINE_COLUMNS)
 
 with alerts_tab:
     st.subheader("Items drifting toward a segment boundary")
