@@ -145,19 +145,6 @@ def _common_features(store: Store, a: int, b: int, level: str, notes: list[str])
     return [name for name in catalogue if name in saved[a] and name in saved[b]]
 
 
-def diff_stamp(store: Store, a: int, b: int) -> str:
-    """Changes of the two versions that a comparison reads besides the data (renames, policy
-    edits, overrides, status): a cache key that moves when any of them does."""
-    row = store.cursor().execute(
-        """SELECT (SELECT count(*) FROM segment_version_events WHERE version_id IN ($a, $b)),
-                  (SELECT count(*) FROM policy_events WHERE version_id IN ($a, $b)),
-                  (SELECT count(*) || ':' || coalesce(max(override_id), 0) || ':' || count(withdrawn_at)
-                   FROM segment_overrides WHERE version_id IN ($a, $b)),
-                  (SELECT string_agg(status, ',' ORDER BY version_id) FROM segment_versions
-                   WHERE version_id IN ($a, $b))""", {"a": int(a), "b": int(b)}).fetchone()
-    return ";".join(str(v) for v in row)
-
-
 # -- the comparison ------------------------------------------------------------------------------
 def compare_versions(store: Store, a: int, b: int) -> VersionDiff:
     """Compare version ``a`` (before) with version ``b`` (after) of the same level."""

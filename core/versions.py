@@ -396,6 +396,20 @@ def version_in_force(store: Store, level: str) -> int | None:
     ).fetchone()
     return None if row[0] is None else int(row[0])
 
+def version_stamp(store: Store, *version_ids: int) -> str:
+    """What a version's figures depend on besides the data: renames, policy edits, overrides
+    (added, withdrawn, and the day, since an override stops applying when it expires) and status.
+    A cache key that moves when any of them does; pair it with the data's own version."""
+    ids = [int(v) for v in version_ids]
+    row = store.cursor().execute(
+        """SELECT (SELECT count(*) FROM segment_version_events WHERE list_contains($ids, version_id)),
+                  (SELECT count(*) FROM policy_events WHERE list_contains($ids, version_id)),
+                  (SELECT count(*) || ':' || coalesce(max(override_id), 0) || ':' || count(withdrawn_at)
+                   FROM segment_overrides WHERE list_contains($ids, version_id)),
+                  (SELECT string_agg(status, ',' ORDER BY version_id) FROM segment_versions
+                   WHERE list_contains($ids, version_id))""", {"ids": ids}).fetchone()
+    return ";".join(str(v) for v in (*row, dt.date.today().isoformat()))
+
 # -- planner renames --------------------------------------------------------------------------
 def rename_segment(store: Store, version_id: int, segment: object, label: str, user: str | None = None) -> dict[object, str]:
     """Give a segment of a saved version the planner's name; returns every segment's name.

@@ -3,7 +3,8 @@
 import streamlit as st
 
 from core import charts_compare as charts
-from core.diff import NOT_IN_A, NOT_IN_B, diff_stamp
+from core.diff import NOT_IN_A, NOT_IN_B
+from core.versions import version_stamp
 from core.features import feature_catalog
 from core.versions import version_in_force
 from ui.controls import ITEM_NAMES, LEVEL_NAMES
@@ -66,7 +67,7 @@ if a == b:
     st.stop()
 
 with user_errors(), st.spinner("Comparing the versions…", show_time=True):
-    diff = _compare(str(store.path), data_version(store), diff_stamp(store, a, b), a, b)
+    diff = _compare(str(store.path), data_version(store), version_stamp(store, a, b), a, b)
 
 # -- headline -------------------------------------------------------------------------------------
 items_word = ITEM_NAMES[level]

@@ -12,7 +12,7 @@ from core.overview import table_head
 from core.versions import version_in_force
 from ui.auth import can_see_money, mask_money
 from ui.controls import ITEM_NAMES, LEVEL_NAMES
-from ui.state import CACHE_TTL, data_version, ensure_entry, get_store, saved_versions, show_error, user_errors
+from ui.state import CACHE_TTL, data_version, ensure_entry, version_stamp, get_store, saved_versions, show_error, user_errors
 
 ensure_entry()
 
@@ -96,7 +96,8 @@ with st.sidebar:
 items = ITEM_NAMES[level]
 try:
     with st.spinner(f"Costing every {LEVEL_NAMES[level]}…"):
-        frame = _cost_table(str(store.path), stamp, level, version_id)
+        frame = _cost_table(str(store.path), stamp if version_id is None else version_stamp(store, version_id),
+                            level, version_id)
 except SegplanError as err:   # rates in several currencies or an unknown driver: the rates must be reloaded
     show_error(err)
     if can(role, "ingest"):

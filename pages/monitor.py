@@ -17,7 +17,7 @@ from core.kpi import line_kpis, segment_kpis
 from core.kpi_targets import SERVICE_KPIS, segment_targets
 from core.versions import version_in_force
 from ui.controls import ITEM_NAMES, LEVEL_NAMES
-from ui.state import CACHE_TTL, data_version, ensure_entry, get_store, kpi_report, saved_versions, user_errors
+from ui.state import CACHE_TTL, data_version, ensure_entry, version_stamp, get_store, kpi_report, saved_versions, user_errors
 
 ensure_entry()
 
@@ -132,7 +132,7 @@ if version_id != in_force:
 
 with user_errors(), st.spinner("Counting delivery KPIs per segment…"):
     version_key = data_version(store)
-    kpis = _kpis(store, str(store.path), version_key, version_id, bucket)
+    kpis = _kpis(store, str(store.path), version_stamp(store, version_id), version_id, bucket)
     through = _last_complete(store, str(store.path), version_key, bucket)
     targets = segment_targets(store, version_id)
     points = alerts.chart_points(kpis, alerts.CONTROL_KPIS, through=through)

@@ -17,7 +17,7 @@ from core.overview import orders_summary
 from core.versions import version_in_force
 from ui.auth import can_see_money
 from ui.controls import LEVEL_NAMES
-from ui.state import (CACHE_TTL, data_version, ensure_entry, get_store, kpi_report, saved_versions, show_error,
+from ui.state import (CACHE_TTL, data_version, ensure_entry, version_stamp, get_store, kpi_report, saved_versions, show_error,
                       user_errors)
 
 ensure_entry()
@@ -32,8 +32,8 @@ def _kpis(db_path: str, version: str, version_id: int, bucket: str) -> pd.DataFr
     return segment_kpis(get_store(), version_id, bucket)
 
 
-# a policy saved on the Policies page changes a target without changing the data: keep them a minute only
-@st.cache_data(max_entries=8, ttl="1m", show_spinner=False)
+# keyed on the version's stamp: a policy saved on the Policies page shows at once
+@st.cache_data(max_entries=8, ttl=CACHE_TTL, show_spinner=False)
 def _targets(db_path: str, version: str, version_id: int) -> pd.DataFrame:
     return segment_targets(get_store(), version_id)
 
@@ -119,8 +119,9 @@ with st.sidebar:
                       help="KPIs per week (Monday to Sunday) or calendar month of the order date.")
 
 with user_errors(), st.spinner("Measuring delivery KPIs…"):
-    kpis = _kpis(str(store.path), stamp, version_id, bucket)
-    targets = _targets(str(store.path), stamp, version_id)
+    segments_stamp = version_stamp(store, version_id)   # moves with overrides and policy edits too
+    kpis = _kpis(str(store.path), segments_stamp, version_id, bucket)
+    targets = _targets(str(store.path), segments_stamp, version_id)
 
 status = status_of[version_id]
 if status != "approved":
@@ -258,7 +259,7 @@ elif not can_see_money():
             icon=":material/visibility_off:")
 else:
     try:
-        by_segment = _cost_by_segment(str(store.path), stamp, level, version_id)
+        by_segment = _cost_by_segment(str(store.path), version_stamp(store, version_id), level, version_id)
     except SegplanError as err:
         show_error(err)
     else:

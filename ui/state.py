@@ -107,6 +107,14 @@ def data_version(store: Store) -> str:
     return version(store)
 
 
+def version_stamp(store: Store, *version_ids: int) -> str:
+    """Cache key of figures that follow a version's segments: the data's version plus the versions'
+    renames, policies, overrides (and today, for expiries) and status (core.versions.version_stamp)."""
+    from core.versions import version_stamp as stamp
+
+    return data_version(store) + "|" + stamp(store, *version_ids)
+
+
 def acting_user() -> str | None:
     """Who the audit trail names for this session's writes: the signed-in user (ui/auth.py)."""
     return st.session_state.get("user_name")
@@ -467,29 +475,30 @@ def policy_plan(version_id: int, policies: Any, demand_source: str = "history", 
                 holding_rate: float | None = None) -> pd.DataFrame:
     """Per-item plan of a version under the given policies (cached per data version and policies)."""
     store = get_store()
-    return _policy_plan(str(store.path), data_version(store), int(version_id), _policy_key(policies), demand_source,
+    return _policy_plan(str(store.path), version_stamp(store, version_id), int(version_id), _policy_key(policies), demand_source,
                         ordering_cost, holding_rate)
 
 
 @st.cache_data(max_entries=8, ttl=CACHE_TTL, show_spinner=False)
 def _policy_backtest(db_path: str, version: str, version_id: int, bucket: str,
                      policies: tuple[tuple[Any, ...], ...]) -> pd.DataFrame:
+    from core.overrides import effective_assignments
     from core.policy_backtest import segment_backtest
-    from core.versions import assignments
 
     store = _open_store(db_path)
-    return segment_backtest(store, assignments(store, version_id), _policies_of(policies), bucket=bucket)
+    return segment_backtest(store, effective_assignments(store, version_id), _policies_of(policies), bucket=bucket)
 
 
 def policy_backtest(version_id: int, bucket: str, policies: Any) -> pd.DataFrame:
-    """Forecast WAPE and bias per segment with each segment's policy method (cached per data version)."""
+    """Forecast WAPE and bias per segment with each segment's policy method, on the segments with
+    overrides applied (cached per data version and the version's stamp)."""
     store = get_store()
-    return _policy_backtest(str(store.path), data_version(store), int(version_id), bucket, _policy_key(policies))
+    return _policy_backtest(str(store.path), version_stamp(store, version_id), int(version_id), bucket,
+                            _policy_key(policies))
 
 
 @st.cache_data(max_entries=8, ttl=CACHE_TTL, show_spinner=False)
-def _kpi_report(db_path: str, version: str, version_id: int, bucket: str,
-                policies: tuple[tuple[Any, ...], ...], overrides: tuple[Any, ...], today: str) -> Any:
+def _kpi_report(db_path: str, version: str, version_id: int, bucket: str) -> Any:
     from core.kpi_report import kpi_report as report
 
     return report(_open_store(db_path), version_id, bucket)
@@ -497,18 +506,12 @@ def _kpi_report(db_path: str, version: str, version_id: int, bucket: str,
 
 def kpi_report(version_id: int, bucket: str) -> Any:
     """The version's monitoring table (`core.kpi_report.KpiReport`: delivery KPIs, forecast accuracy,
-    inventory turns per segment and period), cached per data version, the version's policies and
-    its overrides: a saved policy changes the forecast methods and an override (added, withdrawn,
-    expired: the day is part of the key) moves an item, neither changing the data. Takes seconds the
-    first time: forecast accuracy backtests every product once per scored period."""
-    import datetime as dt
-
+    inventory turns per segment and period), cached per data version and the version's stamp: a
+    saved policy changes the forecast methods and an override (added, withdrawn, expired) moves an
+    item, neither changing the data. Takes seconds the first time: forecast accuracy backtests
+    every product once per scored period."""
     store = get_store()
-    overrides = store.cursor().execute(
-        "SELECT count(*), coalesce(max(override_id), 0), count(withdrawn_at) FROM segment_overrides "
-        "WHERE version_id = ?", [int(version_id)]).fetchone()
-    return _kpi_report(str(store.path), data_version(store), int(version_id), bucket,
-                       _policy_key(version_policies(version_id)), tuple(overrides), dt.date.today().isoformat())
+    return _kpi_report(str(store.path), version_stamp(store, version_id), int(version_id), bucket)
 
 
 @st.cache_data(max_entries=8, ttl=CACHE_TTL, show_spinner=False)
