@@ -4,6 +4,7 @@
     python -m bench ingest [--rows ...]  # ingest + product features: segplan vs pandas vs raw DuckDB
     python -m bench segment [--items ...] [--repeat K]   # re-segmenting after a weight change vs scikit-learn
     python -m bench save [--items ...] [--repeat K]      # saving a version with its per-item features vs without
+    python -m bench monitor [--lines ...] [--repeat K]   # KPIs, cost-to-serve, alerts, overrides vs raw DuckDB
     python -m bench --rows ...           # options without a suite name go to ingest, as before the
                                          # segmentation suite existed, so existing commands keep working
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import sys
 
-SUITES = ("ingest", "segment", "save")
+SUITES = ("ingest", "segment", "save", "monitor")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,6 +27,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench.bench_save import main as save_main
 
         return save_main(argv[1:])
+    if argv and argv[0] == "monitor":
+        from bench.bench_monitor import main as monitor_main
+
+        return monitor_main(argv[1:])
     if argv and argv[0] == "ingest":
         argv = argv[1:]
     elif not argv:
