@@ -15,7 +15,7 @@ import pandas as pd
 
 from core.charts import MAX_LINE_POINTS, _title
 from core.cost_to_serve import DRIVER_COLUMNS
-from core.cost_to_serve import _frame_activities
+from core.cost_to_serve import activity_columns
 
 #: Driver -> what one unit of it is, in the planner's words.
 DRIVER_UNITS: dict[str, str] = {
@@ -32,15 +32,6 @@ _AMOUNT_NAMES = {"gross_margin": "gross margin", "cost_to_serve": "cost to serve
 def currency_name(currency: str | None) -> str:
     """The unit of money on an axis: the rates' currency, else "currency units"."""
     return currency or "currency units"
-
-
-def activity_columns(frame: pd.DataFrame) -> list[str]:
-    """The ``cost_<activity>`` columns of a `cost_to_serve` or `cost_to_serve_by_segment` frame.
-
-    The rule for item frames is core.cost_to_serve's; a segment frame adds the share
-    ``cost_to_serve_pct_of_revenue``, which is not an activity.
-    """
-    return [c for c in _frame_activities(frame) if c != "cost_to_serve_pct_of_revenue"]
 
 
 def activity_name(column: str) -> str:

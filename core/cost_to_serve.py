@@ -323,9 +323,15 @@ def _frame_query(frame: pd.DataFrame, sql: str, params: Mapping[str, object] | N
         con.close()
 
 
-def _frame_activities(frame: pd.DataFrame) -> list[str]:
-    """The ``cost_<activity>`` columns of a `cost_to_serve` frame, checked to be names it makes."""
-    names = [c for c in frame.columns if str(c).startswith("cost_") and c not in _RESERVED and c != "cost_of_goods"]
+#: ``cost_`` columns that are not activities: goods cost, and the share a per-segment frame adds.
+_NOT_ACTIVITIES = frozenset({"cost_of_goods", "cost_to_serve_pct_of_revenue"})
+
+
+def activity_columns(frame: pd.DataFrame) -> list[str]:
+    """The ``cost_<activity>`` columns of a `cost_to_serve` or `cost_to_serve_by_segment` frame,
+    checked to be names they make."""
+    names = [c for c in frame.columns
+             if str(c).startswith("cost_") and c not in _RESERVED and c not in _NOT_ACTIVITIES]
     bad = [c for c in names if not re.fullmatch(r"cost_[a-z0-9_]+", str(c))]
     if bad:
         raise SegplanError(f"column names {bad} are not activity costs of cost_to_serve",
@@ -359,7 +365,7 @@ def cost_to_serve_by_segment(frame: pd.DataFrame) -> pd.DataFrame:
     Items outside the version form the segment NULL, "not in version".
     """
     _require_segments(frame)
-    activities = _frame_activities(frame)
+    activities = activity_columns(frame)
     allowed = frozenset(activities) | _RESERVED
     summed = [*DRIVER_COLUMNS.values(), "return_lines", *activities, *_MONEY_COLUMNS]
     sums = ",\n       ".join(f"sum({quote_ident(c, allowed=allowed)}) AS {quote_ident(c, allowed=allowed)}"

@@ -11,6 +11,7 @@ import pytest
 from core.cost_to_serve import (
     DRIVER_COLUMNS,
     activity_column,
+    activity_columns,
     cost_to_serve,
     cost_to_serve_by_segment,
     driver_volumes,
@@ -229,6 +230,9 @@ def test_version_segments_sum_per_segment_and_subsidise(hand):
     for column in ("cost_to_serve", "profit", "revenue", "cost_transport", "orders"):
         assert by_segment[column].sum() == pytest.approx(frame[column].sum()), column
     assert by_segment["profit_share_pct"].sum() == pytest.approx(100)
+    # the share of revenue a segment frame adds is no activity: both frames name the same activities
+    assert "cost_to_serve_pct_of_revenue" in by_segment.columns
+    assert activity_columns(by_segment) == activity_columns(frame) != []
     c1, c2 = (frame.set_index("customer_id").loc[c, "segment"] for c in ("C1", "C2"))
     assert c1 != c2  # ABC puts the big and the small customer apart
     flows = subsidies(frame)
