@@ -9,7 +9,7 @@ import streamlit as st
 
 from core.auth import can
 from ui.auth import deny_page, sign_in_page, signed_in, user_box
-from ui.state import init_session
+from ui.state import init_session, store_in_use
 
 st.set_page_config(layout="wide", page_title="segplan", page_icon=":material/hub:")
 init_session()
@@ -35,7 +35,8 @@ PAGES: list[tuple[str, str, str, str, str]] = [
 # there are no accounts) the sign-in page is the only page.
 if not signed_in():
     st.session_state["nav_pages"] = ["Sign in"]
-    st.navigation([st.Page(sign_in_page, title="Sign in", icon=":material/login:")]).run()
+    with store_in_use():   # the app never lets go of the file in the middle of a run (core.store.Store)
+        st.navigation([st.Page(sign_in_page, title="Sign in", icon=":material/login:")]).run()
     st.stop()
 user_box()
 role = st.session_state.get("role", "admin")
@@ -53,7 +54,8 @@ for section, path, title, icon, action in PAGES:
 # the titles the navigation lists, for pages deciding whether to offer a link (and for tests)
 st.session_state["nav_pages"] = [title for _, _, title, _, action in PAGES if can(role, action)]
 current = st.navigation(sections, expanded=True)   # every page listed: no "View more" fold
-if current.title in denied:
-    deny_page(current.title, denied[current.title])
-else:
-    current.run()
+with store_in_use():   # the app never lets go of the file in the middle of a run (core.store.Store)
+    if current.title in denied:
+        deny_page(current.title, denied[current.title])
+    else:
+        current.run()

@@ -7,10 +7,12 @@ fails half way leaves the file as it was.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,11 +22,15 @@ import duckdb
 from core.errors import SegplanError
 from core.model import BASE_TABLES, TABLES
 
+log = logging.getLogger(__name__)
+
 DEFAULT_DB_PATH = Path("data/segplan.duckdb")
 DB_ENV_VAR = "SEGPLAN_DB"
 #: Seconds to keep retrying the open while another process holds the file (the app, a CLI run).
+#: The default outlasts the app's default idle release (SEGPLAN_RELEASE_AFTER, 30 s) with room for
+#: a short burst of use; scheduled jobs should wait longer (SEGPLAN_LOCK_WAIT=600 in cron).
 LOCK_WAIT_ENV_VAR = "SEGPLAN_LOCK_WAIT"
-DEFAULT_LOCK_WAIT = 10.0
+DEFAULT_LOCK_WAIT = 60.0
 
 #: Columns every data-model table carries besides its own: which ingest run wrote the row,
 #: and the row's number in its source file (for tracing any figure back to its input).
@@ -44,7 +50,7 @@ def resolve_db_path(explicit: str | os.PathLike[str] | None = None) -> Path:
 
 
 def lock_wait_seconds() -> float:
-    """How long to wait for a file another process holds: ``$SEGPLAN_LOCK_WAIT``, else 10 s."""
+    """How long to wait for a file another process holds: ``$SEGPLAN_LOCK_WAIT``, else 60 s."""
     raw = os.environ.get(LOCK_WAIT_ENV_VAR, "").strip()
     if not raw:
         return DEFAULT_LOCK_WAIT
@@ -84,8 +90,9 @@ def _connect(path: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnect
                 raise SegplanError(
                     f"database {path} is held by another segplan process{holder}, such as the app or "
                     f"another command; gave up after waiting {wait:g} s",
-                    hint=f"only one process can open the file for writing: stop the app (or the other command) "
-                         f"and try again, or set {LOCK_WAIT_ENV_VAR} to wait longer",
+                    hint=f"only one process can open the file for writing; the app lets go of it after "
+                         f"SEGPLAN_RELEASE_AFTER seconds (default 30) without use: set {LOCK_WAIT_ENV_VAR} to wait "
+                         f"longer (600 for a scheduled job), or stop the app (or the other command) and try again",
                 ) from exc
             time.sleep(min(0.1, left))
 
@@ -342,45 +349,179 @@ MIGRATIONS: tuple[tuple[int, list[str]], ...] = (
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
+def _release_when_idle(store_ref: weakref.ref[Store], stop: threading.Event, release_after: float) -> None:
+    """The idle-release thread of one store: look a few times per ``release_after`` (at most once a
+    second); ends when the store is closed or gone."""
+    interval = min(max(release_after / 4, 0.05), 1.0)
+    while not stop.wait(interval):
+        store = store_ref()
+        if store is None:
+            return
+        try:
+            store.release_if_idle()
+        except Exception:  # noqa: BLE001 - a failed close must not end the thread; the next use reopens
+            log.exception("releasing %s failed", store.path)
+        del store
+
+
 class Store:
     """The database file, opened once per process.
 
     Reads use `cursor()` (one per thread); writes use `transaction()`, which serialises them
     and commits all or nothing.
+
+    **Letting go of the file when idle** (``release_after``, the app: ``ui.state.get_store``).
+    DuckDB lets one process hold a file for writing, and a long-lived process (the app) would
+    hold it for ever, so a scheduled command could never write it. With ``release_after=S`` a
+    daemon thread closes the connection (and with it every cursor, which releases the file)
+    once the store has been idle for S seconds; the next `cursor()` or `transaction()` opens it
+    again, waiting like the first open while another process holds it. Idle means all of:
+
+    - no `in_use()` scope is active (a counter: scopes nest and may be held by many threads);
+    - no `transaction()` is open (each is an `in_use()` scope, and the closer also refuses
+      while it cannot take the write lock);
+    - no thread has called `cursor()`, entered or left a scope within the last S seconds.
+
+    The check and the close happen under the store's open lock, and so do `cursor()` (which
+    marks the use and hands out a cursor of the current connection) and installing a reopened
+    connection, so a cursor is never handed out from a connection being closed. Cursors kept
+    per thread carry the connection's generation; every release and reopen bumps it, and
+    `cursor()` then makes the thread a new one.
+
+    The one assumption: code that uses a cursor outside any scope finishes with it within S
+    seconds of getting it (``store.cursor().execute(...).df()`` does at once). The app makes
+    this hold by running every script run inside ``store.in_use()`` (app.py), and work done
+    outside a script run (deferred downloads, pages/approvals.py) takes its own scope; a long
+    query in new code outside both must take a scope too. A counter plus a timestamp was chosen
+    over tracking each cursor's end, which callers (``cursor().execute().df()``) never signal.
+
+    The first open is made at construction (so a missing, held or too new file is reported
+    there) and migrates the file; a reopen does not check or migrate the schema again (a command
+    of the same segplan that opened the file meanwhile left it at the same schema). A reopen
+    waits for the file without holding the open lock, so scopes still end meanwhile. Without
+    ``release_after`` (the CLI, tests, tools) the file is held until `close()`; after `close()`
+    the store never reopens.
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, read_only: bool = False,
-                 lock_wait: float | None = None) -> None:
+                 lock_wait: float | None = None, release_after: float | None = None) -> None:
         """Open (and migrate) the file; ``lock_wait`` seconds (default `lock_wait_seconds`) while
-        another process holds it, then a `SegplanError` naming the file."""
+        another process holds it, then a `SegplanError` naming the file. ``release_after``: close
+        the file after that many idle seconds and reopen it on the next use (see the class)."""
         self.path = resolve_db_path(path)
         self.read_only = read_only
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         elif not self.path.exists():
             raise SegplanError(f"database {self.path} does not exist", hint="run `segplan init` first")
-        self._con = _connect(self.path, read_only, lock_wait_seconds() if lock_wait is None else lock_wait)
+        if release_after is not None and not 0 < release_after < float("inf"):
+            raise SegplanError(f"release_after={release_after!r} is not a positive number of seconds")
+        self.lock_wait = lock_wait_seconds() if lock_wait is None else lock_wait
+        self.release_after = release_after
+        self._open_lock = threading.Lock()     # guards _con, _generation, _active, _last_use, _closed
+        self._reopen_lock = threading.Lock()   # one reopen at a time (it may wait for the file)
+        self._con: duckdb.DuckDBPyConnection | None = _connect(self.path, read_only, self.lock_wait)
+        self._generation = 1                   # bumped by every release: cursors of older ones are closed
+        self._active = 0                       # in_use() scopes (and transactions) open now
+        self._last_use = time.monotonic()
+        self._closed = False
         self._local = threading.local()
         self._write_lock = threading.RLock()
+        self._stop = threading.Event()
         if not read_only:
             self.migrate()
+        if release_after is not None:
+            threading.Thread(target=_release_when_idle, args=(weakref.ref(self), self._stop, release_after),
+                             name=f"segplan-release-{self.path.name}", daemon=True).start()
 
     # -- connections ---------------------------------------------------------------------
+    def _reopen(self) -> None:
+        """Open the connection again if it was released. Waiting for the file (another process may
+        hold it) happens outside the open lock, so scopes can end and the closer can look meanwhile."""
+        with self._reopen_lock:
+            with self._open_lock:
+                if self._closed or self._con is not None:
+                    return
+            con = _connect(self.path, self.read_only, self.lock_wait)
+            with self._open_lock:
+                if self._closed:
+                    con.close()
+                    return
+                self._con = con
+                self._generation += 1
+                self._last_use = time.monotonic()
+        log.info("reopened %s", self.path)
+
+    @contextmanager
+    def _connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The open connection (reopened if it was released), with the open lock held and the use
+        marked: the closer cannot close it until the block ends and ``release_after`` has passed."""
+        while True:
+            if self._con is None:
+                self._reopen()
+            with self._open_lock:
+                if self._closed:
+                    raise SegplanError(f"database {self.path} was closed by this process")
+                if self._con is None:       # released again between the reopen and here: once more
+                    continue
+                self._last_use = time.monotonic()
+                yield self._con
+                return
+
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """This thread's cursor on the file (DuckDB connections are not shared across threads)."""
-        cur = getattr(self._local, "cursor", None)
-        if cur is None:
-            cur = self._con.cursor()
-            self._local.cursor = cur
-        return cur
+        with self._connection() as con:
+            local = self._local
+            if getattr(local, "generation", None) != self._generation:
+                local.cursor = con.cursor()
+                local.generation = self._generation
+            return local.cursor
+
+    @contextmanager
+    def in_use(self) -> Iterator[Store]:
+        """A scope inside which the file is never released (with ``release_after``): wrap work
+        that uses cursors for longer than a moment, or outside the app's script runs."""
+        with self._open_lock:
+            self._active += 1
+            self._last_use = time.monotonic()
+        try:
+            yield self
+        finally:
+            with self._open_lock:
+                self._active -= 1
+                self._last_use = time.monotonic()
+
+    @property
+    def holds_file(self) -> bool:
+        """Whether the connection is open now (False after an idle release, until the next use)."""
+        return self._con is not None
+
+    def release_if_idle(self) -> bool:
+        """Close the connection if the store is idle (see the class); True when it was closed now."""
+        with self._open_lock:
+            if self._con is None or self._active or self.release_after is None:
+                return False
+            if time.monotonic() - self._last_use < self.release_after:
+                return False
+            if not self._write_lock.acquire(blocking=False):   # a write is open (belt and braces)
+                return False
+            try:
+                self._con.close()
+                self._con = None
+                self._generation += 1
+            finally:
+                self._write_lock.release()
+        log.info("released %s after %g s idle", self.path, self.release_after)
+        return True
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """One write, all or nothing: commits on success, rolls back on any exception."""
         if self.read_only:
             raise SegplanError(f"database {self.path} is open read-only")
-        with self._write_lock:
-            cur = self._con.cursor()
+        with self.in_use(), self._write_lock:
+            with self._connection() as con:
+                cur = con.cursor()
             cur.begin()
             try:
                 yield cur
@@ -393,7 +534,12 @@ class Store:
                 cur.close()
 
     def close(self) -> None:
-        self._con.close()
+        self._stop.set()
+        with self._open_lock:
+            self._closed = True
+            if self._con is not None:
+                self._con.close()
+                self._con = None
 
     def __enter__(self) -> Store:
         return self

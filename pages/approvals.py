@@ -63,8 +63,9 @@ def four_eyes(step: str) -> str:
 
 
 def export_bytes(store, version_id: int, what: str, fmt: str, name: str, who: str) -> bytes:
-    """Run the audited export into a temporary folder and hand back the file (called on download only)."""
-    with tempfile.TemporaryDirectory(prefix="segplan-export-") as folder:
+    """Run the audited export into a temporary folder and hand back the file (called on download only,
+    outside the page's script run: so it keeps the store in use itself)."""
+    with store.in_use(), tempfile.TemporaryDirectory(prefix="segplan-export-") as folder:
         return export_version(store, version_id, what, fmt, Path(folder) / name, who).read_bytes()
 
 

@@ -6,7 +6,8 @@ never see half a write (row counts are one of the totals between whole loads, ev
 match its ingest_runs row, every version has all its assignments), and the writes never overlap.
 
 Processes: DuckDB lets one process open a file for writing. A second one (the CLI while the
-app runs) waits up to SEGPLAN_LOCK_WAIT seconds, then gets one clear line naming the file. A
+app runs) waits up to SEGPLAN_LOCK_WAIT seconds, then gets one clear line naming the file (the app
+letting go of the file when idle is tests/test_store_release.py). A
 process killed (SIGKILL) inside a load, an approval or a long multi-statement write leaves the
 file as before that write: it opens, the schema is intact, no row of the write is there, and the
 audit chain verifies.
@@ -30,7 +31,7 @@ from core.errors import SegplanError
 from core.features import compute_features
 from core.ingest import ingest_file
 from core.kpi import segment_kpis
-from core.store import SCHEMA_VERSION, Store, lock_wait_seconds
+from core.store import DEFAULT_LOCK_WAIT, SCHEMA_VERSION, Store, lock_wait_seconds
 from core.versions import run_segmentation
 from conftest import copy_of, tables_of
 
@@ -202,7 +203,7 @@ def test_lock_wait_comes_from_the_environment(monkeypatch):
     monkeypatch.setenv("SEGPLAN_LOCK_WAIT", "2.5")
     assert lock_wait_seconds() == 2.5
     monkeypatch.delenv("SEGPLAN_LOCK_WAIT")
-    assert lock_wait_seconds() == 10.0
+    assert lock_wait_seconds() == DEFAULT_LOCK_WAIT == 60.0   # outlasts the app's default idle release (30 s)
     for bad in ("soon", "-1", "inf"):
         monkeypatch.setenv("SEGPLAN_LOCK_WAIT", bad)
         with pytest.raises(SegplanError, match="SEGPLAN_LOCK_WAIT"):

@@ -7,6 +7,7 @@ changes the version) refreshes every page without clearing caches by hand.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import tempfile
@@ -91,14 +92,51 @@ def ensure_entry() -> None:
 
 
 # -- the store ----------------------------------------------------------------------------
+#: Seconds without use after which the app lets go of the database file, so that a scheduled
+#: command (`segplan ingest` from cron) can open it; the next page run opens it again.
+RELEASE_ENV_VAR = "SEGPLAN_RELEASE_AFTER"
+DEFAULT_RELEASE_AFTER = 30.0
+
+
+def release_after_seconds() -> float:
+    """``$SEGPLAN_RELEASE_AFTER`` (more than 0 seconds), else 30 s."""
+    raw = os.environ.get(RELEASE_ENV_VAR, "").strip()
+    if not raw:
+        return DEFAULT_RELEASE_AFTER
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < float("inf"):
+        raise SegplanError(f"{RELEASE_ENV_VAR}={raw!r} is not a number of seconds",
+                           hint="set it to more than 0 seconds (how long the app holds the file unused)")
+    return seconds
+
+
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _open_store(db_path: str) -> Store:
-    return Store(db_path)
+    # the app releases the file when idle (core.store.Store); every script run is in use (app.py)
+    return Store(db_path, release_after=release_after_seconds())
 
 
 def get_store() -> Store:
     """The process's store for the database in use (SEGPLAN_DB, else data/segplan.duckdb)."""
     return _open_store(str(resolve_db_path()))
+
+
+@contextmanager
+def store_in_use() -> Iterator[None]:
+    """Keep the app's store from releasing the file while the block runs (app.py wraps each page
+    run). A store that cannot be opened is left to the page, which shows why."""
+    try:
+        store = get_store()
+    except SegplanError:
+        store = None
+    if store is None:
+        yield
+        return
+    with store.in_use():
+        yield
 
 
 def data_version(store: Store) -> str:
