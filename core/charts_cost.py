@@ -14,8 +14,7 @@ import altair as alt
 import pandas as pd
 
 from core.charts import MAX_LINE_POINTS, _title
-from core.cost_to_serve import DRIVER_COLUMNS
-from core.cost_to_serve import activity_columns
+from core.cost_to_serve import activity_columns, driver_column, normalize_driver, ship_mode_of, volume_columns
 
 #: Driver -> what one unit of it is, in the planner's words.
 DRIVER_UNITS: dict[str, str] = {
@@ -24,7 +23,15 @@ DRIVER_UNITS: dict[str, str] = {
     "per_unit": "unit",
     "per_shipment": "shipment",
     "per_kg": "kg shipped",
+    "per_return_line": "return line",
 }
+
+
+def driver_unit(driver: str) -> str:
+    """What one unit of a driver is: `DRIVER_UNITS`, or for ``per_line:ship_mode=<mode>`` "order line
+    shipped <mode>"."""
+    mode = ship_mode_of(driver)
+    return f"order line shipped {mode}" if mode is not None else DRIVER_UNITS[normalize_driver(driver)]
 _MARGIN, _COST, _PROFIT, _LOSS = "#1f6feb", "#f0a32f", "#2da44e", "#cf222e"
 _AMOUNT_NAMES = {"gross_margin": "gross margin", "cost_to_serve": "cost to serve", "profit": "profit"}
 
@@ -235,8 +242,8 @@ def subsidy_chart(flows: pd.DataFrame, currency: str | None = None) -> alt.Layer
 # -- drivers and rates -------------------------------------------------------------------------------
 def driver_table(volumes: Mapping[str, float]) -> pd.DataFrame:
     """`core.cost_to_serve.driver_volumes` as rows: driver, what one unit is, its column in the
-    per-item table, and the volume in the data (demand lines only)."""
-    return pd.DataFrame([{"driver": driver, "unit": DRIVER_UNITS[driver], "column": DRIVER_COLUMNS[driver],
+    per-item table, and the volume in the data (demand lines; return lines for per_return_line)."""
+    return pd.DataFrame([{"driver": driver, "unit": driver_unit(driver), "column": driver_column(driver),
                           "volume": float(volume)} for driver, volume in volumes.items()])
 
 
@@ -247,7 +254,7 @@ def rates_used(rates: pd.DataFrame, volumes: Mapping[str, float]) -> pd.DataFram
     ``rates``: rows of the ``cost_rates`` table (activity, driver, rate, currency).
     """
     frame = rates[["activity", "driver", "rate", "currency"]].copy()
-    driver = frame["driver"].astype(str).str.strip().str.lower()
+    driver = frame["driver"].astype(str).map(normalize_driver)
     frame["volume"] = driver.map(lambda d: float(volumes.get(d, 0.0)))
     frame["cost"] = frame["rate"] * frame["volume"]
     return frame.sort_values(["activity", "driver"], ignore_index=True)

@@ -14,7 +14,10 @@ All set-based SQL over the staging view (see ingest_read). Rejects (``ingest_rej
 - ``return: negative quantity`` and ``return: cancelled order`` (order id matching the
   cancellation pattern, Online Retail's 'C536379'): returns, unless allow_returns;
 - ``non-product code``      a service or fee line (postage, bank charges ...);
-- ``unknown cost driver``   cost_rates.driver not in core.model.COST_DRIVERS;
+- ``unknown cost driver``   cost_rates.driver not in core.cost_to_serve.DRIVERS nor of the form
+  ``per_line:ship_mode=<mode>`` (core.cost_to_serve.SHIP_MODE_DRIVER_PATTERN);
+- ``malformed ship_mode driver``  cost_rates.driver with ``:``, ``=`` or ``ship_mode`` that is
+  not ``per_line:ship_mode=<mode>`` with a mode (``per_line:ship_mode=``, ``per_kg:ship_mode=air``);
 - ``duplicate line``        same key (TableSpec.duplicate_key_columns) as an earlier row of the
   file; only rows with no other problem take part, the first one loads;
 - ``already loaded``        append mode: same key as a row already in the table.
@@ -32,7 +35,8 @@ import duckdb
 
 from core.ingest_read import DERIVED_NAMES, ROWS_VIEW, STRUCTURAL_TABLE
 from core.ingest_values import column_sql, create_macros
-from core.model import COST_DRIVERS, TableSpec
+from core.cost_to_serve import CONDITIONAL_DRIVER_HINT, DRIVERS, SHIP_MODE_DRIVER_PATTERN
+from core.model import TableSpec
 from core.store import quote_ident
 
 #: Stock codes of Online Retail lines that are services or fees, not merchandise: postage
@@ -143,9 +147,20 @@ def run_rules(
         ))
     if spec.name == "cost_rates" and "driver" in cols:
         driver = cols["driver"].value
+        # the driver value is lowercased and trimmed (ingest_values); patterns bound, not formatted
+        other = (f"{driver} IS NOT NULL AND NOT list_contains($drivers, {driver}) "
+                 f"AND NOT regexp_full_match({driver}, $mode_pattern)")
         checks.append((
-            f"SELECT source_row, 'driver', {driver}, 'unknown cost driver' FROM {rows} WHERE {driver} IS NOT NULL AND NOT list_contains($drivers, {driver})",
-            {"drivers": list(COST_DRIVERS)},
+            f"SELECT source_row, 'driver', {driver}, 'malformed ship_mode driver' FROM {rows} "
+            f"WHERE {other} AND regexp_matches({driver}, $conditional)",
+            {"drivers": list(DRIVERS), "mode_pattern": SHIP_MODE_DRIVER_PATTERN,
+             "conditional": CONDITIONAL_DRIVER_HINT},
+        ))
+        checks.append((
+            f"SELECT source_row, 'driver', {driver}, 'unknown cost driver' FROM {rows} "
+            f"WHERE {other} AND NOT regexp_matches({driver}, $conditional)",
+            {"drivers": list(DRIVERS), "mode_pattern": SHIP_MODE_DRIVER_PATTERN,
+             "conditional": CONDITIONAL_DRIVER_HINT},
         ))
     # one statement per table: see the note on DuckDB appends in ingest_read
     no_rows = "SELECT CAST(NULL AS BIGINT), CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR) WHERE false"

@@ -142,7 +142,10 @@ PRODUCTS = TableSpec(
     key=("product_id",),
 )
 
-#: Cost drivers that cost-to-serve knows how to count in the order data.
+#: Cost drivers that cost-to-serve counts in the demand lines (quantity > 0) of the order data
+#: (the sample's rates cover each). `core.cost_to_serve.DRIVERS` adds ``per_return_line``
+#: (return lines, quantity < 0); ``per_line:ship_mode=<mode>`` charges per demand line shipped
+#: with that ship_mode (special handling, express). Ingest accepts all three kinds.
 COST_DRIVERS = ("per_order", "per_line", "per_unit", "per_shipment", "per_kg")
 
 COST_RATES = TableSpec(
@@ -150,7 +153,9 @@ COST_RATES = TableSpec(
     "One row per activity cost rate for activity-based cost-to-serve.",
     (
         _c("activity", "VARCHAR", True, "Activity name (picking, order handling, transport ...).", "Activity", "CostActivity", "Process"),
-        _c("driver", "VARCHAR", True, "What the rate is charged per: " + ", ".join(COST_DRIVERS) + ".", "Driver", "CostDriver", "Basis"),
+        _c("driver", "VARCHAR", True, "What the rate is charged per: " + ", ".join(COST_DRIVERS)
+           + ", per_return_line, or per_line:ship_mode=<mode> (demand lines shipped with that ship_mode, "
+           "e.g. per_line:ship_mode=Express).", "Driver", "CostDriver", "Basis"),
         _c("rate", "DOUBLE", True, "Cost per driver unit.", "Rate", "CostRate", "CostPerUnit", "Cost"),
         _c("currency", "VARCHAR", False, "Currency of the rate.", "Currency", "Curr", "WAERS"),
     ),

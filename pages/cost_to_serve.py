@@ -39,7 +39,7 @@ def number_columns(frame: pd.DataFrame, money: bool, cents: bool = False) -> dic
     ``cents``: amounts with two decimals each ("1,318.00", not "1,318" under "1,638.23")."""
     amount = "accounting" if cents else "localized"
     config: dict = {c: st.column_config.NumberColumn(c.replace("_", " "), format="localized")
-                    for c in ("orders", "order_lines", "units", "shipments", "weight_kg", "return_lines")}
+                    for c in charts.volume_columns(frame)}
     if money:
         config.update({c: st.column_config.NumberColumn(charts.activity_name(c), format=amount)
                        for c in charts.activity_columns(frame)})
@@ -104,13 +104,16 @@ except SegplanError as err:   # rates in several currencies or an unknown driver
         st.page_link("pages/data.py", label="Load cost rates again", icon=":material/upload_file:")
     st.stop()
 currency = charts.currency_name(frame.attrs.get("currency"))
+for note in frame.attrs.get("notes", []):   # a ship-mode rate whose mode no order line has: it costs 0
+    st.caption(f"Note: {note}.")
 money = can_see_money()
 with_segments = version_id is not None
 
 if counts["cost_rates"] == 0:
     st.info("**No cost rates loaded, so every cost to serve is 0 and profit equals gross margin.** A cost_rates "
             "file has one row per activity rate: the activity, the driver it is charged per (per_order, per_line, "
-            "per_unit, per_shipment or per_kg), the rate per driver unit and its currency (one currency for all "
+            "per_unit, per_shipment, per_kg, per_return_line, or per_line:ship_mode=<mode> for lines shipped with "
+            "one ship mode such as Express), the rate per driver unit and its currency (one currency for all "
             "rates). An activity charged per two drivers (transport per shipment and per kg) has two rows. Load it "
             "on the Data page, table *cost_rates*, for example:", icon=":material/info:")
     st.code(RATES_EXAMPLE, language="csv")
@@ -200,7 +203,7 @@ else:
 st.subheader(f"Per {LEVEL_NAMES[level]}")
 key = f"{level}_id"
 activities = charts.activity_columns(frame)
-volumes_cols = ["orders", "order_lines", "units", "shipments", "weight_kg", "return_lines"]
+volumes_cols = charts.volume_columns(frame)
 columns = [key, *(["segment_label"] if with_segments else []), *activities, "cost_to_serve", "revenue",
            "gross_margin", "profit", *volumes_cols]
 table = rounded(frame[columns].sort_values("profit", na_position="last", kind="stable"), 2) if money \

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -14,8 +15,11 @@ from core.cost_to_serve import (
     activity_columns,
     cost_to_serve,
     cost_to_serve_by_segment,
+    driver_column,
     driver_volumes,
+    normalize_driver,
     subsidies,
+    volume_columns,
     whale_curve,
 )
 from core.errors import SegplanError
@@ -78,7 +82,7 @@ def by_key(frame: pd.DataFrame, key: str) -> dict[str, dict[str, float]]:
 def test_driver_totals_count_demand_lines_only(hand):
     # orders O1-O3; 7 demand lines; units 28; shipments S1, S2, (O2, 01-10), S3, (O3, -); kg 46
     assert driver_volumes(hand) == pytest.approx(
-        {"per_order": 3, "per_line": 7, "per_unit": 28, "per_shipment": 5, "per_kg": 46})
+        {"per_order": 3, "per_line": 7, "per_unit": 28, "per_shipment": 5, "per_kg": 46, "per_return_line": 1})
 
 
 def test_customer_drivers_and_activity_costs_by_hand(hand):
@@ -165,8 +169,8 @@ def test_no_rates_give_zero_cost_to_serve_and_profit_equal_to_margin(store):
 
 def test_unknown_driver_and_mixed_currencies_are_errors_a_user_can_fix(store):
     insert_orders(store)
-    insert_rates(store, [("Returns", "per_return_line", 1.0)])
-    with pytest.raises(SegplanError, match="unknown drivers: per_return_line"):
+    insert_rates(store, [("Pallets", "per_pallet", 1.0)])
+    with pytest.raises(SegplanError, match="unknown drivers: per_pallet"):
         cost_to_serve(store)
     with store.transaction() as cur:
         cur.execute("DELETE FROM cost_rates")
@@ -190,7 +194,8 @@ def test_empty_database_gives_an_empty_frame(store):
     frame = cost_to_serve(store, "product")
     assert frame.empty and "cost_transport" in frame.columns
     assert whale_curve(frame).empty
-    assert driver_volumes(store) == {"per_order": 0, "per_line": 0, "per_unit": 0, "per_shipment": 0, "per_kg": 0}
+    assert driver_volumes(store) == {"per_order": 0, "per_line": 0, "per_unit": 0, "per_shipment": 0, "per_kg": 0,
+                                     "per_return_line": 0}
 
 
 def test_unknown_level_is_named(hand):
@@ -327,3 +332,200 @@ def test_clustering_version_keeps_integer_segments(tiny):
     frame = cost_to_serve(tiny, "customer", version_id=version)
     assert frame["segment"].dtype == np.int64
     assert set(cost_to_serve_by_segment(frame)["segment"]) == set(frame["segment"])
+
+
+# -- return handling and special handling (ship mode) ------------------------------------------------
+def set_ship_modes(store: Store, modes: dict[tuple[str, str], str]) -> None:
+    """ship_mode per (order_id, product_id)."""
+    with store.transaction() as cur:
+        for (order, product), mode in modes.items():
+            cur.execute("UPDATE orders SET ship_mode = ? WHERE order_id = ? AND product_id = ?", [mode, order, product])
+
+
+RETURN_LINES = [
+    # a return without price nor cost still costs its handling
+    ("R2", "C1", "P1", -2, None, None, None, None, None),
+    # a customer and product with nothing but a return
+    ("R3", "C3", "P4", -1, 10.0, 6.0, "RS3", 1.0, "2024-01-21"),
+]
+
+
+def test_return_handling_is_charged_to_the_item_that_returned(store):
+    insert_orders(store, [*LINES, *RETURN_LINES])
+    insert_rates(store, [*RATES, ("Returns", "per_return_line", 2.5)])
+    assert driver_volumes(store)["per_return_line"] == 3
+    customers = by_key(cost_to_serve(store, "customer"), "customer_id")
+    assert {c: (r["return_lines"], r["cost_returns"]) for c, r in customers.items()} == {
+        "C1": (1, 2.5), "C2": (1, 2.5), "C3": (1, 2.5)}
+    # C3 only returned: margin -4 (refund 10, goods back 6), return handling 2.5
+    assert customers["C3"]["gross_margin"] == pytest.approx(-4.0) and customers["C3"]["profit"] == pytest.approx(-6.5)
+    assert customers["C3"]["cost_to_serve"] == pytest.approx(2.5)
+    assert customers["C1"]["cost_to_serve"] == pytest.approx(50.0 + 2.5)  # demand drivers unchanged by returns
+    products = by_key(cost_to_serve(store, "product"), "product_id")
+    assert {p: r["cost_returns"] for p, r in products.items()} == pytest.approx(
+        {"P1": 2.5, "P2": 2.5, "P3": 0.0, "P4": 2.5})
+
+
+EXPRESS = ("Express handling", "per_line:ship_mode=Same Day", 3.0)
+
+
+def test_an_express_rate_is_charged_only_on_lines_of_that_mode(hand):
+    # O1: the two P2 lines Same Day (spaces and case differ), P1 Standard; O3: P3 SAME DAY; the return Same Day
+    set_ship_modes(hand, {("O1", "P1"): "Standard", ("O1", "P2"): " same day ", ("O3", "P3"): "SAME DAY",
+                          ("R1", "P2"): "Same Day"})
+    insert_rates(hand, [EXPRESS])
+    assert driver_volumes(hand)["per_line:ship_mode=same day"] == 3  # the return line is not shipped out
+    customers = cost_to_serve(hand, "customer")
+    assert list(customers.columns[1:9]) == ["orders", "order_lines", "units", "shipments", "weight_kg",
+                                            "return_lines", "lines_same_day", "cost_express_handling"]
+    rows = by_key(customers, "customer_id")
+    assert {c: (r["lines_same_day"], r["cost_express_handling"]) for c, r in rows.items()} == {
+        "C1": (2, 6.0), "C2": (1, 3.0)}
+    assert rows["C1"]["cost_to_serve"] == pytest.approx(50.0 + 6.0)
+    assert rows["C2"]["profit"] == pytest.approx(8 - 27.5 - 3.0)
+    assert customers.attrs["notes"] == []
+    products = by_key(cost_to_serve(hand, "product"), "product_id")
+    assert {p: (r["lines_same_day"], r["cost_express_handling"]) for p, r in products.items()} == {
+        "P1": (0, 0.0), "P2": (2, 6.0), "P3": (1, 3.0)}
+
+
+def test_a_mode_no_line_has_costs_nothing_and_says_so(hand):
+    set_ship_modes(hand, {("O1", "P1"): "Standard"})
+    insert_rates(hand, [("Drone", "per_line:ship_mode=Drone", 7.0),
+                        # the mode is a bound value: quotes in it are data, not SQL
+                        ("Odd", "per_line:ship_mode=x' OR 1=1 --", 1.0)])
+    frame = cost_to_serve(hand, "customer")
+    assert (frame["cost_drone"] == 0).all() and (frame["lines_drone"] == 0).all()
+    assert (frame["cost_odd"] == 0).all() and "lines_x_or_1_1" in frame.columns
+    assert frame["cost_to_serve"].sum() == pytest.approx(77.5)
+    notes = frame.attrs["notes"]
+    assert len(notes) == 2 and "no demand line (quantity > 0) has ship mode 'drone' (driver per_line:ship_mode=drone): " \
+        "it adds 0 to cost_drone" in notes
+
+
+@pytest.mark.parametrize("driver, words", [
+    ("per_line:ship_mode=", "malformed ship_mode drivers: activity 'Express', driver 'per_line:ship_mode='"),
+    ("per_kg:ship_mode=Air", "malformed ship_mode drivers: activity 'Express', driver 'per_kg:ship_mode=air'"),
+    ("per_line:mode=Air", "malformed ship_mode drivers"),
+])
+def test_a_malformed_ship_mode_driver_is_refused_in_core(hand, driver, words):
+    insert_rates(hand, [("Express", driver, 1.0)])
+    with pytest.raises(SegplanError, match=re.escape(words)) as err:
+        cost_to_serve(hand, "customer")
+    assert "per_line:ship_mode=" in err.value.hint
+    with pytest.raises(SegplanError, match="malformed"):
+        driver_volumes(hand)
+
+
+def test_two_spellings_of_a_mode_that_share_a_column_are_refused(hand):
+    insert_rates(hand, [("Express", "per_line:ship_mode=Same Day", 1.0), ("Courier", "per_line:ship_mode=same-day", 1.0)])
+    with pytest.raises(SegplanError, match="both give the volume column lines_same_day"):
+        cost_to_serve(hand, "customer")
+
+
+def test_ship_mode_drivers_normalise_and_name_their_column():
+    assert normalize_driver(" Per_Line : Ship_Mode = Same Day ") == "per_line:ship_mode=same day"
+    assert normalize_driver("PER_RETURN_LINE") == "per_return_line"
+    assert driver_column("per_line:ship_mode=Same Day") == "lines_same_day"
+    assert driver_column("per_return_line") == "return_lines"
+    with pytest.raises(SegplanError, match="unknown cost driver 'per_pallet'"):
+        driver_column("per_pallet")
+
+
+@pytest.mark.parametrize("level", ["customer", "product"])
+def test_all_drivers_together_add_up_to_rate_times_total_volume(store, level):
+    insert_orders(store, [*LINES, *RETURN_LINES])
+    set_ship_modes(store, {("O1", "P2"): "Same Day", ("O3", "P3"): "Express", ("O2", "P1"): "express"})
+    rates = [*RATES, ("Returns", "per_return_line", 2.5), EXPRESS, ("Express handling", "per_line:ship_mode=Express", 1.5),
+             ("Transport", "per_line:ship_mode=Express", 4.0)]
+    insert_rates(store, rates)
+    frame = cost_to_serve(store, level)
+    volumes = driver_volumes(store)
+    assert volumes["per_line:ship_mode=express"] == 3 and volumes["per_line:ship_mode=same day"] == 2
+    expected: dict[str, float] = {}
+    for activity, driver, rate in rates:
+        column = activity_column(activity)
+        expected[column] = expected.get(column, 0.0) + rate * volumes[normalize_driver(driver)]
+    for column, total in expected.items():
+        assert frame[column].sum() == pytest.approx(total), column
+    for driver, volume in volumes.items():
+        assert frame[driver_column(driver)].sum() == pytest.approx(volume), driver
+    activities = activity_columns(frame)
+    assert sorted(activities) == sorted(expected)
+    assert np.allclose(frame[activities].sum(axis=1), frame["cost_to_serve"])
+    assert frame["cost_to_serve"].sum() == pytest.approx(sum(expected.values()))
+    known = frame["gross_margin"].notna()
+    assert np.allclose((frame["gross_margin"] - frame["cost_to_serve"])[known], frame["profit"][known])
+    assert volume_columns(frame)[-2:] == ["lines_express", "lines_same_day"]
+
+
+def test_segments_sum_the_new_drivers(hand):
+    set_ship_modes(hand, {("O1", "P2"): "Same Day", ("O3", "P3"): "Same Day"})
+    insert_rates(hand, [EXPRESS, ("Returns", "per_return_line", 2.5)])
+    version = run_segmentation(hand, "customer", "abc_xyz").version_id
+    frame = cost_to_serve(hand, "customer", version_id=version)
+    by_segment = cost_to_serve_by_segment(frame)
+    for column in ("lines_same_day", "return_lines", "cost_express_handling", "cost_returns", "cost_to_serve", "profit"):
+        assert by_segment[column].sum() == pytest.approx(frame[column].sum()), column
+    assert by_segment["cost_express_handling"].sum() == pytest.approx(9.0)
+    assert by_segment["cost_returns"].sum() == pytest.approx(2.5)
+
+
+def test_ingest_refuses_a_malformed_driver_naming_file_row_and_column(store, tmp_path):
+    from core.ingest import ingest_file
+    from tests.ingest_support import reject_rows, write
+
+    text = ("activity,driver,rate\npicking,per_line,0.4\nexpress,per_line:ship_mode= Same Day ,3\n"
+            "bad,per_line:ship_mode=,1\nbad air,per_unit:ship_mode=Air,2\npallets,per_pallet,1\n"
+            "returns,PER_RETURN_LINE,1.5\n")
+    result = ingest_file(store, "cost_rates", write(tmp_path / "rates.csv", text))
+    assert reject_rows(store, result.run_id) == [
+        (4, "driver", "per_line:ship_mode=", "malformed ship_mode driver"),
+        (5, "driver", "per_unit:ship_mode=air", "malformed ship_mode driver"),
+        (6, "driver", "per_pallet", "unknown cost driver"),
+    ]
+    source = store.cursor().execute("SELECT source_name FROM ingest_runs WHERE run_id = ?", [result.run_id]).fetchone()[0]
+    assert source.endswith("rates.csv")
+    assert store.cursor().execute("SELECT activity, driver FROM cost_rates ORDER BY 1").fetchall() == [
+        ("express", "per_line:ship_mode= same day"), ("picking", "per_line"), ("returns", "per_return_line")]
+    # what ingest keeps, core reads
+    insert_orders(store)
+    set_ship_modes(store, {("O1", "P2"): "Same Day"})
+    frame = cost_to_serve(store, "customer")
+    assert frame["cost_express"].sum() == pytest.approx(6.0) and frame["cost_returns"].sum() == pytest.approx(1.5)
+
+
+def test_the_page_tables_show_the_new_drivers(hand):
+    from core import charts_cost
+
+    set_ship_modes(hand, {("O1", "P2"): "Same Day"})
+    insert_rates(hand, [EXPRESS, ("Returns", "per_return_line", 2.5)])
+    table = charts_cost.driver_table(driver_volumes(hand)).set_index("driver")
+    assert table.loc["per_return_line", ["unit", "column", "volume"]].tolist() == ["return line", "return_lines", 1.0]
+    assert table.loc["per_line:ship_mode=same day", ["unit", "column", "volume"]].tolist() == [
+        "order line shipped same day", "lines_same_day", 2.0]
+    rates = pd.DataFrame({"activity": ["Express handling", "Returns"], "driver": [" Per_Line:Ship_Mode = Same Day", "per_return_line"],
+                          "rate": [3.0, 2.5], "currency": ["EUR"] * 2})
+    assert charts_cost.rates_used(rates, driver_volumes(hand))["cost"].tolist() == pytest.approx([6.0, 2.5])
+
+
+def test_the_cost_page_shows_the_new_drivers_and_the_note(tiny_sample_file, tmp_path, monkeypatch):
+    from page_support import frame_with, open_page, texts, use_copy
+
+    path = use_copy(tiny_sample_file, tmp_path, monkeypatch)
+    with Store(path) as store:   # the tiny sample ships 'express' and 'standard' lines and some returns
+        insert_rates(store, [("Express handling", "per_line:ship_mode=Express", 3.0),
+                             ("Express handling", "per_line:ship_mode=Drone", 9.0),
+                             ("Return handling", "per_return_line", 6.0)])
+        expected = cost_to_serve(store, "customer")
+    at = open_page("pages/cost_to_serve.py")
+    assert at.error == [] and not at.exception
+    assert "Note: no demand line (quantity > 0) has ship mode 'drone' (driver per_line:ship_mode=drone): it adds 0 " \
+           "to cost_express_handling." in texts(at, "caption")
+    per_customer = frame_with(at, "customer_id")
+    assert {"cost_express_handling", "cost_return_handling", "lines_express", "lines_drone", "return_lines"} <= set(
+        per_customer.columns)
+    drivers = frame_with(at, "unit").set_index("driver")
+    assert drivers.loc["per_line:ship_mode=express", "column"] == "lines_express"
+    assert drivers.loc["per_line:ship_mode=express", "volume"] == expected["lines_express"].sum() > 0
+    assert frame_with(at, "rate")["cost"].sum() == pytest.approx(expected["cost_to_serve"].sum())
