@@ -36,8 +36,16 @@ alerted item clears only when its relative margin rises above ``enter + dead_ban
 is remembered in ``segment_alert_state`` (one row per change; `record_boundary_alerts` writes
 it with an audit event). Items not in the version are new, counted apart, never drift.
 
-Rule-based versions (nine-box, demand pattern, rules) have no centres, so no boundary
-distance: `boundary_margins` returns no rows and says so in ``attrs["reason"]``.
+**Nine-box (ABC x XYZ) versions** have class boundaries instead of centres. Each item saved its
+distance to its own cell and to the nearest other cell in a plane of ABC position (share of the
+measure ranked above the item) and ln(cv), each axis in widths of its middle band
+(`core.segment_rules.nine_box_distances`); `boundary_margins` ranks today's items on the
+version's ABC measure, takes today's cv, and measures the same distances against the version's
+saved cut-offs. That scale is fixed by the cut-offs, not refitted, so the relative margin of a
+nine-box item is its boundary margin as it stands (saved and today); the nearest other segment is
+the cell across the nearest boundary (AX -> BX or AY). The same thresholds, dead band and memory
+apply. Demand-pattern and rule versions have neither centres nor a measured boundary:
+`boundary_margins` returns no rows and says so in ``attrs["reason"]``.
 
 **Which segments.** Control alerts chart the KPIs of the segments as planned: `core.kpi`
 applies the planner's overrides (`core.overrides.effective_assignments`). Boundary drift reads
@@ -280,14 +288,15 @@ def _empty_margins(keys: list[str]) -> pd.DataFrame:
 
 
 def boundary_margins(store: Store, version_id: int) -> pd.DataFrame:
-    """Saved and current relative margin of every item of a clustering version still in the data.
+    """Saved and current relative margin of every item of a clustering or nine-box version still in the data.
 
     One row per such item (HDBSCAN's unclassified items have no centre and are left out): key
     columns, segment, segment_label, ``saved_relative_margin``, ``relative_margin`` (today),
     ``distance_own`` and ``distance_next`` today (weighted scaled space), ``nearest_segment``
     and its label. ``attrs``: ``new_items`` (items in the data, not in the version),
     ``gone_items`` (in the version, no longer in the data), ``reason`` (why there are no rows,
-    else None). See the module docstring for the method. Segments are the model's (not
+    else None). See the module docstring for the method (nine-box versions: `_nine_box_margins`;
+    their items that cannot cross a boundary have NaN margins and never alert). Segments are the model's (not
     overrides applied): the geometry being measured is the model's ("Which segments").
     """
     from core.segment_items import segmentation_items
@@ -299,12 +308,13 @@ def boundary_margins(store: Store, version_id: int) -> pd.DataFrame:
     result = version.result
     keys = list(key_columns(version.level))
     saved = result.assignments
-    if result.method not in CLUSTER_METHODS:
+    if result.method not in CLUSTER_METHODS and result.method != "nine_box":
         frame = _empty_margins(keys)
         frame.attrs.update(new_items=0, gone_items=0, reason=(
-            f"version {version_id} is a {result.method} version: its segments come from rules or class cut-offs, "
-            "not from centres, so items have no distance to a boundary. Drift alerts need a clustering version "
-            "(k-means, hierarchical, HDBSCAN or Gaussian mixture)."))
+            f"version {version_id} is a {result.method} version: its segments come from rules or demand-pattern "
+            "cut-offs, not from centres or ABC / XYZ classes, so items have no distance to a boundary. Drift alerts "
+            "need a clustering version (k-means, hierarchical, HDBSCAN or Gaussian mixture) or an ABC x XYZ "
+            "(nine-box) version."))
         return frame
     params = result.parameters
     built = dict(params.get("items") or {})
@@ -319,6 +329,9 @@ def boundary_margins(store: Store, version_id: int) -> pd.DataFrame:
         frame.attrs.update(new_items=new_items, gone_items=gone_items,
                            reason=f"no item of version {version_id} has order lines in the data today")
         return frame
+    if result.method == "nine_box":
+        return _nine_box_margins(store, version_id, items, saved, keys, in_version, params,
+                                 new_items=new_items, gone_items=gone_items)
     # The version's own preparation: same features, the same features logged, same caps and
     # scaling (refitted on today's items), same weights.
     prepared = prepare_features(items, list(params["features"]), log=list(result.log_features),
@@ -364,6 +377,75 @@ def boundary_margins(store: Store, version_id: int) -> pd.DataFrame:
     return frame
 
 
+def _saved_nine_box_margins(store: Store, version_id: int, saved: pd.DataFrame, keys: list[str],
+                            measure: str | None, abc_cutoffs: tuple[float, ...],
+                            xyz_cutoffs: tuple[float, ...]) -> np.ndarray:
+    """The saved boundary margins of a nine-box version; for a version saved before nine-box
+    versions kept them (all NaN), measured again from the measure and cv saved with its items
+    (`core.version_features`), which is what the version saw."""
+    from core.segment_rules import abc_positions, nine_box_distances
+
+    margins = saved["boundary_margin"].to_numpy(dtype=float)
+    if np.isfinite(margins).any() or measure is None:
+        return margins
+    kept = store.cursor().execute(
+        "SELECT item_position, feature, value FROM segment_item_features WHERE version_id = ? AND feature IN (?, 'cv')",
+        [int(version_id), measure]).df()
+    if kept.empty:
+        return margins
+    wide = kept.pivot_table(index="item_position", columns="feature", values="value", aggfunc="first")
+    wide = wide.reindex(index=range(len(saved)), columns=[measure, "cv"])
+    then = saved[keys].reset_index(drop=True).assign(**{measure: wide[measure].to_numpy(), "cv": wide["cv"].to_numpy()})
+    cells = saved["segment"].astype(str)
+    return nine_box_distances(cells.str[0].to_numpy(dtype=object), cells.str[1:].to_numpy(dtype=object),
+                              abc_positions(then, measure, keys), then["cv"].to_numpy(dtype=float),
+                              abc_cutoffs, xyz_cutoffs)["boundary_margin"].to_numpy(dtype=float)
+
+
+def _nine_box_margins(store: Store, version_id: int, items: pd.DataFrame, saved: pd.DataFrame, keys: list[str],
+                      in_version: np.ndarray, params: dict[str, object], *, new_items: int,
+                      gone_items: int) -> pd.DataFrame:
+    """`boundary_margins` of a nine-box version: today's ABC position and cv against its saved cut-offs.
+
+    Each item keeps the cell the version gave it; its distance to that cell and to the nearest
+    other one is measured again (`core.segment_rules.nine_box_distances`) on today's ranking of the
+    version's ABC measure (all of today's items, new ones included, rank) and today's cv, with the
+    version's cut-offs (``parameters``; versions saved before they were recorded used the defaults,
+    and their saved margins are measured from the features saved with them: `_saved_nine_box_margins`).
+    The distances are in band widths, a scale fixed by the cut-offs, so the margin needs no
+    rescaling: the relative margin is the boundary margin, today's and the saved one.
+    """
+    from core.classify import MEASURE_COLUMNS
+    from core.segment_rules import ABC_CUTOFFS, XYZ_CUTOFFS, abc_positions, nine_box_distances
+
+    built = dict(params.get("items") or {})
+    measure = MEASURE_COLUMNS.get(str(built.get("abc_measure", "revenue")))
+    abc_cutoffs = tuple(float(c) for c in (params.get("abc_cutoffs") or ABC_CUTOFFS))
+    xyz_cutoffs = tuple(float(c) for c in (params.get("xyz_cutoffs") or XYZ_CUTOFFS))
+    position = abc_positions(items, measure, keys)[in_version]
+    cv = pd.to_numeric(items["cv"], errors="coerce").astype("float64").to_numpy()[in_version]
+    saved = saved.assign(boundary_margin=_saved_nine_box_margins(store, version_id, saved, keys, measure,
+                                                                 abc_cutoffs, xyz_cutoffs))
+    members = items.loc[in_version, keys].reset_index(drop=True).merge(
+        saved[[*keys, "segment", "segment_label", "boundary_margin"]], on=keys, how="left")
+    cells = members["segment"].astype(str)
+    today = nine_box_distances(cells.str[0].to_numpy(dtype=object), cells.str[1:].to_numpy(dtype=object),
+                               position, cv, abc_cutoffs, xyz_cutoffs)
+    label_of = dict(zip(saved["segment"].astype(str), saved["segment_label"], strict=False))
+    frame = members[keys].copy()
+    frame["segment"] = cells.to_numpy(dtype=object)
+    frame["segment_label"] = members["segment_label"].to_numpy()
+    frame["saved_relative_margin"] = members["boundary_margin"].to_numpy(dtype=float)
+    frame["relative_margin"] = today["boundary_margin"].to_numpy(dtype=float)
+    frame["distance_own"] = today["distance_own"].to_numpy(dtype=float)
+    frame["distance_next"] = today["distance_next"].to_numpy(dtype=float)
+    frame["nearest_segment"] = today["nearest_segment"].to_numpy(dtype=object)
+    frame["nearest_segment_label"] = [None if pd.isna(s) else label_of.get(str(s), str(s))
+                                      for s in frame["nearest_segment"]]
+    frame.attrs.update(new_items=new_items, gone_items=gone_items, reason=None)
+    return frame
+
+
 def alert_state(store: Store, version_id: int, alert: str = DRIFT_ALERT) -> pd.DataFrame:
     """The recorded state of each item that ever alerted: keys, active, relative_margin, changed_at
     (its latest row in ``segment_alert_state``)."""
@@ -379,7 +461,7 @@ def alert_state(store: Store, version_id: int, alert: str = DRIFT_ALERT) -> pd.D
 
 def boundary_alerts(store: Store, version_id: int, *, enter: float = ENTER_MARGIN, dead_band: float = DEAD_BAND,
                     min_drop: float = MIN_DROP, margins: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Items of a clustering version drifting toward a segment boundary, after the dead band.
+    """Items of a clustering or nine-box version drifting toward a segment boundary, after the dead band.
 
     One row per item whose alert is on now or changes now: key columns, segment, segment_label,
     ``saved_relative_margin``, ``relative_margin``, ``nearest_segment`` and its label,

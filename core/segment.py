@@ -58,7 +58,16 @@ from core.segment_quality import (
     pick_k,
     scan_k,
 )
-from core.segment_rules import NINE_BOX_ORDER, apply_rules, demand_pattern_segments, nine_box, parse_rules
+from core.segment_rules import (
+    ABC_CUTOFFS,
+    NINE_BOX_ORDER,
+    XYZ_CUTOFFS,
+    apply_rules,
+    demand_pattern_segments,
+    nine_box,
+    nine_box_item_distances,
+    parse_rules,
+)
 
 RULE_METHODS = ("nine_box", "demand_pattern", "rules")
 METHODS = (*CLUSTER_METHODS, *RULE_METHODS)
@@ -79,7 +88,9 @@ class SegmentationResult:
     row per item: key columns, ``segment`` (int for clustering, text for rules),
     ``segment_label``, ``distance_own`` (to its segment's centre), ``distance_next`` (to the
     nearest other centre) and ``boundary_margin`` (= next - own; small or negative means the
-    item sits near or past a boundary). ``profile`` has one row per segment: items, measure
+    item sits near or past a boundary). Nine-box versions measure the same three against the
+    ABC and XYZ class boundaries (`core.segment_rules.nine_box_distances`); demand-pattern and
+    rule versions leave them NaN. ``profile`` has one row per segment: items, measure
     share, medians of the features in original units. ``merges`` lists ``(from, into,
     reason)``: ``from`` is the pre-merge cluster number (clusters numbered by falling share),
     ``into`` the final segment. ``labels`` holds a planner's renames over ``auto_names``.
@@ -250,6 +261,8 @@ class Segmenter:
                                      "min_share": float(self.min_share), "min_items": int(self.min_items)}
         if self.method == "rules":
             params["rules"] = [r.as_dict() for r in parse_rules(self.rules or [])]
+        if self.method == "nine_box":  # what the boundary distances are measured against
+            params.update({"abc_cutoffs": list(ABC_CUTOFFS), "xyz_cutoffs": list(XYZ_CUTOFFS)})
         if self.method in CLUSTER_METHODS:
             params.update({
                 "k": self.k if isinstance(self.k, str | None) else int(self.k),
@@ -359,6 +372,10 @@ class Segmenter:
         nan = np.full(len(items), np.nan)
         assignments = prepared_keys(items).assign(segment=seg.to_numpy(dtype=object), distance_own=nan,
                                                   distance_next=nan, boundary_margin=nan)
+        if self.method == "nine_box":  # distance to the nearest ABC or XYZ boundary (core.segment_rules)
+            near = nine_box_item_distances(items, measure, key_columns_of(items))
+            for column in ("distance_own", "distance_next", "boundary_margin"):
+                assignments[column] = near[column].to_numpy(dtype=float)
         share = profile.set_index("segment")["measure_share"]
         small = [s for s in present if share[s] < self.min_share]
         metrics: dict[str, float] = {"segments_below_min_share": float(len(small))}

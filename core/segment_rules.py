@@ -202,3 +202,126 @@ def demand_pattern_segments(items: pd.DataFrame) -> pd.Series:
 
 #: Order of the nine-box cells and patterns for stable segment ids and displays.
 NINE_BOX_ORDER = tuple(a + x for a in ABC_CLASSES for x in XYZ_CLASSES)
+
+
+# -- nine-box boundary distance ----------------------------------------------------------------
+#: The cut-offs `core.classify.classify` uses by default, and so `core.segment_items.segmentation_items`:
+#: ABC on the cumulative share of the measure, XYZ on the coefficient of variation of demand.
+ABC_CUTOFFS = (0.80, 0.95)
+XYZ_CUTOFFS = (0.5, 1.0)
+#: A cv below this counts as this much on the log scale (a cv of 0 has no logarithm).
+CV_FLOOR = 0.01
+
+
+def abc_positions(items: pd.DataFrame, measure_column: str | None, keys: Sequence[str]) -> np.ndarray:
+    """Each item's place in the ABC ranking: the share of the measure held by the items ranked above it.
+
+    That is the number the ABC rule compares with the cut-offs (`core.classify.abc_classes`: A while
+    it is below the A cut-off, ...); the cumulative share *including* the item is this plus the
+    item's own share. Ranked as `core.classify.abc_classes` ranks (measure descending, ties by key).
+    NaN where the item has no place (measure zero, negative, unknown) or no measure column is given.
+    """
+    from core.classify import _DECIMALS, abc_classes
+
+    if measure_column is None or measure_column not in items.columns:
+        return np.full(len(items), np.nan)
+    value = pd.to_numeric(items[measure_column], errors="coerce").astype("float64")
+    positive = (value > 0).to_numpy()
+    if not positive.any():
+        return np.full(len(items), np.nan)
+    _, cumulative = abc_classes(items, measure_column, tuple(keys), ABC_CUTOFFS)
+    total = float(value[positive].sum())
+    above = cumulative.to_numpy(dtype=float) - value.to_numpy(dtype=float) / total
+    return np.where(positive, np.round(above, _DECIMALS), np.nan)
+
+
+def _class_intervals(cutoffs: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper edge of the three classes on one axis: (-inf, c1], [c1, c2], [c2, inf)."""
+    low, high = (float(c) for c in cutoffs)
+    return np.array([-np.inf, low, high]), np.array([low, high, np.inf])
+
+
+def nine_box_distances(abc: Sequence[str], xyz: Sequence[str], abc_position: np.ndarray, cv: np.ndarray,
+                       abc_cutoffs: Sequence[float] = ABC_CUTOFFS,
+                       xyz_cutoffs: Sequence[float] = XYZ_CUTOFFS) -> pd.DataFrame:
+    """Distance of each item to its own nine-box cell and to the nearest other cell.
+
+    The nine cells are rectangles in a plane whose axes are the ABC position (`abc_positions`)
+    divided by the width of the B band (b cut-off - a cut-off; 0.15 with 80/95 %) and ln(cv)
+    divided by the width of the Y band (ln(y cut-off / x cut-off); ln 2 with 0.5/1.0), so one
+    unit is "one middle band" on either axis. ``distance_own`` is the item's distance to the
+    rectangle of its own cell (``abc`` + ``xyz``: 0 while the item sits in it), ``distance_next``
+    to the nearest rectangle of another cell, ``boundary_margin`` = next - own: inside its cell,
+    the distance to the nearest class boundary (ABC: |position - cut-off| / 0.15; XYZ:
+    |ln(cv / cut-off)| / ln 2), below 0 once the item is past it. ``nearest_segment`` is that
+    other cell: the class across the nearest boundary (AX -> BX or AY).
+
+    A NaN position (no positive measure) or cv (no demand) holds the item to its class on that
+    axis (it cannot cross there); with both NaN the item cannot cross at all: NaN distances and no
+    nearest cell. A cv below `CV_FLOOR` counts as `CV_FLOOR`. Returns a frame aligned with the inputs.
+    """
+    abc = np.asarray(abc, dtype=object)
+    xyz = np.asarray(xyz, dtype=object)
+    a_low, a_high = _class_intervals(abc_cutoffs)
+    x_low, x_high = _class_intervals(np.log(np.asarray(xyz_cutoffs, dtype=float)))
+    a_width = float(abc_cutoffs[1]) - float(abc_cutoffs[0])
+    x_width = float(np.log(float(xyz_cutoffs[1]) / float(xyz_cutoffs[0])))
+    position = np.asarray(abc_position, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        log_cv = np.log(np.maximum(np.asarray(cv, dtype=float), CV_FLOOR))
+
+    def gaps(values: np.ndarray, labels: np.ndarray, classes: tuple[str, ...], low: np.ndarray, high: np.ndarray,
+             width: float) -> np.ndarray:
+        """items x 3: distance to each class band on one axis, in band widths (fixed axis: 0 or inf)."""
+        with np.errstate(invalid="ignore"):
+            gap = np.maximum(np.maximum(low[None, :] - values[:, None], values[:, None] - high[None, :]), 0.0) / width
+        fixed = np.isnan(values)
+        same = labels[:, None] == np.array(classes, dtype=object)[None, :]
+        gap[fixed] = np.where(same[fixed], 0.0, np.inf)
+        return gap
+
+    gap_abc = gaps(position, abc, ABC_CLASSES, a_low, a_high, a_width)
+    gap_xyz = gaps(log_cv, xyz, XYZ_CLASSES, x_low, x_high, x_width)
+    cells = np.array(NINE_BOX_ORDER, dtype=object)
+    distance = np.hypot(np.repeat(gap_abc, 3, axis=1), np.tile(gap_xyz, (1, 3)))  # items x 9, NINE_BOX_ORDER
+    cell_of = pd.Series(abc, dtype=object).astype(str) + pd.Series(xyz, dtype=object).astype(str)
+    own_cell = cell_of.map({cell: i for i, cell in enumerate(NINE_BOX_ORDER)}).fillna(-1).to_numpy(dtype=np.int64)
+    rows = np.arange(len(abc))
+    known = own_cell >= 0
+    own = np.full(len(abc), np.nan)
+    own[known] = distance[rows[known], own_cell[known]]
+    others = distance.copy()
+    others[rows[known], own_cell[known]] = np.inf
+    best = others.argmin(axis=1) if len(abc) else np.zeros(0, dtype=np.int64)
+    nxt = others[rows, best] if len(abc) else np.zeros(0)
+    measured = known & np.isfinite(own) & np.isfinite(nxt)
+    own = np.where(measured, own, np.nan)
+    nxt = np.where(measured, nxt, np.nan)
+    return pd.DataFrame({"distance_own": own, "distance_next": nxt, "boundary_margin": nxt - own,
+                         "nearest_segment": np.where(measured, cells[best] if len(abc) else cells[:0], None)})
+
+
+def nine_box_item_distances(items: pd.DataFrame, measure_column: str | None, keys: Sequence[str],
+                            abc_cutoffs: Sequence[float] = ABC_CUTOFFS,
+                            xyz_cutoffs: Sequence[float] = XYZ_CUTOFFS) -> pd.DataFrame:
+    """`nine_box_distances` of items carrying their classes (``abc``, ``xyz``), measure and ``cv``.
+
+    Where the rule on the position (or cv) and the cut-offs does not give the item's class (the
+    items were classified on another measure or other cut-offs), that axis is held fixed rather
+    than measured against boundaries that did not make the class.
+    """
+    from core.classify import xyz_classes
+
+    abc = items["abc"].astype(str).to_numpy(dtype=object)
+    xyz = items["xyz"].astype(str).to_numpy(dtype=object)
+    position = abc_positions(items, measure_column, keys)
+    with np.errstate(invalid="ignore"):
+        rule_abc = np.where(position < abc_cutoffs[0], "A", np.where(position < abc_cutoffs[1], "B", "C"))
+    position = np.where(rule_abc == abc, position, np.nan)
+    if "cv" in items.columns:
+        cv = pd.to_numeric(items["cv"], errors="coerce").astype("float64").to_numpy()
+        rule_xyz = xyz_classes(items["cv"].reset_index(drop=True), tuple(xyz_cutoffs)).to_numpy(dtype=object)
+        cv = np.where(np.isnan(cv) | (rule_xyz != xyz), np.nan, cv)
+    else:
+        cv = np.full(len(items), np.nan)
+    return nine_box_distances(abc, xyz, position, cv, abc_cutoffs, xyz_cutoffs)

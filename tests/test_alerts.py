@@ -239,8 +239,96 @@ def test_new_items_are_counted_apart_not_as_drift(tiny):
 
 
 def test_rule_based_versions_say_drift_needs_a_clustering_version(tiny):
-    version = run_segmentation(tiny, "product", "abc_xyz").version_id
+    version = run_segmentation(tiny, "product", "demand_pattern").version_id  # nine-box versions have drift now
     found = alerts.boundary_alerts(tiny, version)
     assert found.empty
     assert "Drift alerts need a clustering version" in found.attrs["reason"]
     assert alerts.record_boundary_alerts(tiny, version, found, "ann") == 0
+
+
+# -- boundary drift of nine-box (ABC x XYZ) versions ---------------------------------------------
+MONDAYS = ["2024-01-01", "2024-01-08", "2024-01-15", "2024-01-22"]
+
+
+def weekly_orders(store, quantities: dict[str, list[float]]) -> None:
+    with store.transaction() as cur:
+        cur.executemany("INSERT INTO orders (order_id, order_date, customer_id, product_id, quantity) "
+                        "VALUES (?, CAST(? AS DATE), 'C1', ?, ?)",
+                        [(f"{p}-{w}", day, p, q) for p, qs in quantities.items()
+                         for w, (day, q) in enumerate(zip(MONDAYS, qs, strict=True)) if q])
+
+
+def test_nine_box_item_whose_cv_rises_toward_the_x_y_cut_off_alerts_once_and_clears_past_the_dead_band(store):
+    # quantity ranks P1 first (A, share above it 0: 5.3 bands from 80 %); every item sells the same each week (X)
+    weekly_orders(store, {"P1": [100] * 4, "P2": [30] * 4, "P3": [10] * 4, "P4": [4] * 4})
+    version = run_segmentation(store, "product", "abc_xyz", measure="quantity")
+    saved = version.result.assignments.set_index("product_id")
+    assert list(saved["segment"]) == ["AX", "AX", "BX", "CX"]
+    # P3: 520 of 576 units ranked above it, 90.3 %: 4.7 share points below 95 %, in B-band widths of 15 points
+    assert saved.loc["P3", "boundary_margin"] == pytest.approx((0.95 - 520 / 576) / 0.15)
+    unchanged = alerts.boundary_margins(store, version.version_id)
+    assert np.allclose(unchanged["relative_margin"], unchanged["saved_relative_margin"])
+    assert alerts.boundary_alerts(store, version.version_id).empty
+
+    def refresh(extra: float):
+        # P1 sells 100, 100, 100, 100 + extra: cv = sqrt(3) * extra / (400 + extra) (population sd over 4 weeks)
+        with store.transaction() as cur:
+            cur.execute("DELETE FROM orders WHERE order_id = 'P1-more'")
+            cur.execute("INSERT INTO orders (order_id, order_date, customer_id, product_id, quantity) "
+                        "VALUES ('P1-more', DATE '2024-01-22', 'C2', 'P1', ?)", [extra])
+        found = alerts.boundary_alerts(store, version.version_id)
+        return found, alerts.record_boundary_alerts(store, version.version_id, found, "ann")
+
+    steps = []
+    for extra in (149, 140, 149, 40):  # cv 0.470, 0.449 (inside the dead band), 0.470, 0.157
+        found, recorded = refresh(extra)
+        steps.append((list(found["product_id"]), list(found["change"]), recorded))
+        if extra == 149 and not steps[:-1]:
+            row = found.iloc[0]
+            cv = np.sqrt(3) * 149 / 549
+            assert row["relative_margin"] == pytest.approx(np.log(0.5 / cv) / np.log(2))   # 0.089 < 0.10
+            # saved: cv 0 (floored at 0.01, 5.6 bands from X/Y), so the nearer boundary was 80 %: 0.80 / 0.15
+            assert row["saved_relative_margin"] == pytest.approx(0.80 / 0.15)
+            assert (row["segment"], row["nearest_segment"], row["nearest_segment_label"]) == ("AX", "AY", "AY")
+    assert steps == [(["P1"], ["raised"], 1), (["P1"], [""], 0), (["P1"], [""], 0), (["P1"], ["cleared"], 1)]
+    margins = alerts.boundary_margins(store, version.version_id).set_index("product_id")
+    assert margins.loc["P1", "relative_margin"] == pytest.approx(np.log(0.5 / (np.sqrt(3) * 40 / 440)) / np.log(2))
+    rows = store.cursor().execute("SELECT product_id, active FROM segment_alert_state ORDER BY state_id").fetchall()
+    assert rows == [("P1", True), ("P1", False)]
+
+
+def test_nine_box_margins_follow_the_version_cut_offs_and_measure(store):
+    weekly_orders(store, {"P1": [100] * 4, "P2": [30] * 4, "P3": [10] * 4, "P4": [4] * 4})
+    version = run_segmentation(store, "product", "abc_xyz", measure="quantity")
+    with store.transaction() as cur:  # a version saved with other cut-offs (B band 85-95 %)
+        cur.execute("UPDATE segment_versions SET parameters = json_merge_patch(parameters, "
+                    "'{\"abc_cutoffs\": [0.85, 0.95]}') WHERE version_id = ?", [version.version_id])
+    margins = alerts.boundary_margins(store, version.version_id).set_index("product_id")
+    assert margins.loc["P3", "relative_margin"] == pytest.approx((0.95 - 520 / 576) / 0.10)
+    assert margins.loc["P2", "relative_margin"] == pytest.approx((0.85 - 400 / 576) / 0.10)
+
+
+def test_nine_box_version_on_the_tiny_sample_unchanged_data_raises_nothing(tiny):
+    version = run_segmentation(tiny, "product", "abc_xyz")
+    saved = version.result.assignments
+    assert saved["boundary_margin"].notna().all() and (saved["boundary_margin"] >= 0).all()
+    margins = alerts.boundary_margins(tiny, version.version_id)
+    assert margins.attrs["reason"] is None and len(margins) == len(saved)
+    assert np.allclose(margins["relative_margin"], margins["saved_relative_margin"])
+    assert set(margins["nearest_segment"]) <= {a + x for a in "ABC" for x in "XYZ"}
+    assert (margins["segment"] != margins["nearest_segment"]).all()
+    found = alerts.boundary_alerts(tiny, version.version_id)
+    assert found.empty and found.attrs["reason"] is None
+
+
+def test_a_nine_box_version_saved_before_it_kept_distances_gets_them_from_its_saved_features(tiny):
+    version = run_segmentation(tiny, "product", "abc_xyz")
+    saved = version.result.assignments.set_index("product_id")["boundary_margin"]
+    with tiny.transaction() as cur:  # as saved before: no distances, no cut-offs in the parameters
+        cur.execute("UPDATE segment_assignments SET distance_own = NULL, distance_next = NULL, boundary_margin = NULL "
+                    "WHERE version_id = ?", [version.version_id])
+        cur.execute("UPDATE segment_versions SET parameters = json_merge_patch(parameters, "
+                    "'{\"abc_cutoffs\": null, \"xyz_cutoffs\": null}') WHERE version_id = ?", [version.version_id])
+    margins = alerts.boundary_margins(tiny, version.version_id).set_index("product_id")
+    assert np.allclose(margins["saved_relative_margin"], saved.loc[margins.index])
+    assert alerts.boundary_alerts(tiny, version.version_id).empty  # items already near a cut-off have not drifted

@@ -32,11 +32,13 @@ def error_line(result) -> str:
 
 @pytest.fixture
 def db(tiny_sample_file: Path, tmp_path: Path) -> Path:
-    """The tiny sample with version 1 (product, k-means, 2 segments) and version 2 (ABC x XYZ)."""
+    """The tiny sample with version 1 (product, k-means, 2 segments), version 2 (ABC x XYZ) and
+    version 3 (demand pattern, no boundary distance)."""
     path = copy_of(tiny_sample_file, tmp_path)
     with Store(path) as store:
         run_segmentation(store, "product", "kmeans", k=2, min_share=0)
         run_segmentation(store, "product", "abc_xyz")
+        run_segmentation(store, "product", "demand_pattern")
     return path
 
 
@@ -86,7 +88,7 @@ def test_drift_recorded_with_an_audit_event(db: Path, tmp_path: Path):
     (["--version", "1", "--bucket", "day", "--out", "x.csv"], "--bucket 'day' is unknown"),
     (["--version", "1", "--record", "--out", "x.csv"], "--record goes with --kind drift"),
     (["--version", "1", "--last-periods", "1", "--out", "x.csv"], "at least 2 periods"),
-    (["--version", "2", "--kind", "drift", "--out", "x.csv"], "Drift alerts need a clustering version"),
+    (["--version", "3", "--kind", "drift", "--out", "x.csv"], "Drift alerts need a clustering version"),
     (["--version", "9", "--out", "x.csv"], "version 9 does not exist"),
 ])
 def test_problems_are_one_line_and_write_nothing(db: Path, tmp_path: Path, monkeypatch, args, message):

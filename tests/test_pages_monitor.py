@@ -3,7 +3,7 @@
 Empty database, orders without a version, orders without delivery dates, and the tiny sample
 with a saved k-means version: status per segment against targets, one control chart per
 segment, the rule breaks, the drill-down to order lines, and the alerts (boundary drift
-recorded with an audit event; a rule-based version explained).
+recorded with an audit event; an ABC x XYZ version measured against its class boundaries).
 """
 
 from __future__ import annotations
@@ -146,11 +146,34 @@ def test_kpi_and_bucket_switch_and_the_approved_version_is_the_default(tiny_db: 
     at.radio(key="mon_bucket").set_value("month").run()
     no_exception(at)
     assert any(s.value.startswith("Latest complete month:") for s in at.subheader)
-    # the newer draft, rule-based: drift alerts are explained, not faked
+    # the newer draft, ABC x XYZ: drift is measured against the class boundaries; unchanged data, none
     at.selectbox(key="mon_version:product").set_value(2).run()
     no_exception(at)
     assert any("not approved" in w.value for w in at.warning)
-    assert any("Drift alerts need a clustering version" in i.value for i in at.info)
+    assert not any("Drift alerts need" in i.value for i in at.info)
+    assert any("No item is drifting" in s.value for s in at.success)
+
+
+def test_a_nine_box_item_drifting_toward_its_neighbouring_class_is_listed(tiny_db: Path):
+    from core.alerts import boundary_alerts
+
+    with Store(tiny_db) as store:
+        version = run_segmentation(store, "product", "abc_xyz")  # version 2
+        saved = version.result.assignments
+        steady = saved[saved["segment"].str.endswith("X")].sort_values("boundary_margin")["product_id"].iloc[-1]
+        with store.transaction() as cur:  # one week with 20 times its latest line: its demand is no longer steady
+            cur.execute("INSERT INTO orders SELECT * REPLACE (order_id || '-spike' AS order_id, quantity * 20 AS quantity) "
+                        "FROM orders WHERE product_id = ? AND quantity > 0 ORDER BY order_date DESC LIMIT 1", [steady])
+        expected = boundary_alerts(store, 2)  # nothing recorded yet: what the page should list
+    row = expected.set_index("product_id").loc[steady]
+    assert row["relative_margin"] < 0 and row["nearest_segment"][1] in "YZ"
+    at = open_page()
+    at.selectbox(key="mon_version:product").set_value(2).run()
+    no_exception(at)
+    drift = table_with(at, "current relative margin")
+    assert set(drift["product_id"]) == set(expected["product_id"]) and steady in set(drift["product_id"])
+    listed = drift.set_index("product_id").loc[steady]
+    assert listed["nearest other segment"] == row["nearest_segment_label"]
 
 
 def test_a_drifting_item_is_listed_and_its_alert_recorded(tiny_db: Path):
