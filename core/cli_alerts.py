@@ -44,7 +44,7 @@ def alerts(
     out: RequiredOutOption = None,
     kind: Annotated[str, typer.Option(
         "--kind", help="rules: points of the KPI control charts that break a Western Electric rule; "
-        "drift: items drifting toward a segment boundary (clustering versions).")] = "rules",
+        "drift: items drifting toward a segment boundary (clustering and ABC x XYZ versions).")] = "rules",
     bucket: Annotated[str, typer.Option("--bucket", help="Period of the KPIs (rules): week or month of the order date.")
                       ] = "week",
     last_periods: Annotated[Optional[int], typer.Option(
@@ -78,7 +78,7 @@ def alerts(
                 frame = core_alerts.boundary_alerts(store, version_id)
                 reason = frame.attrs.get("reason")
                 if reason:
-                    raise SegplanError(reason, hint="choose a clustering version, see `segplan versions`")
+                    raise SegplanError(reason, hint="choose a clustering or ABC x XYZ version, see `segplan versions`")
                 if record:
                     extra["recorded"] = core_alerts.record_boundary_alerts(store, version_id, frame, acting)
                 extra["new_items"] = int(frame.attrs.get("new_items", 0))
