@@ -11,7 +11,9 @@ ensure_entry()
 st.title("segplan")
 st.markdown(
     "Supply-chain segmentation planner: load your order history, see how demand behaves per "
-    "product and customer, and classify items (ABC, XYZ, demand pattern) to set policies per segment."
+    "product and customer, segment items (ABC-XYZ, demand pattern, rules or clustering) and set "
+    "policies per segment, monitor service and cost-to-serve per segment, and approve each "
+    "segmentation before it is exported."
 )
 
 with user_errors():
