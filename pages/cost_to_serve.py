@@ -6,7 +6,8 @@ import streamlit as st
 from core import charts_cost as charts
 from core.auth import can
 from core.charts_overview import version_label
-from core.cost_to_serve import cost_to_serve, cost_to_serve_by_segment, driver_volumes, subsidies, whale_curve
+from core.cost_to_serve import cost_to_serve, driver_volumes
+from core.cost_to_serve_analysis import cost_to_serve_by_segment, subsidies, whale_curve
 from core.errors import SegplanError
 from core.overview import table_head
 from core.versions import version_in_force

@@ -8,7 +8,8 @@ import streamlit as st
 from core import charts_cost
 from core import charts_overview as charts
 from core.cost_to_serve import LEVELS as COST_LEVELS
-from core.cost_to_serve import cost_to_serve, cost_to_serve_by_segment
+from core.cost_to_serve import cost_to_serve
+from core.cost_to_serve_analysis import cost_to_serve_by_segment
 from core.errors import SegplanError
 from core.features import BUCKETS
 from core.kpi import segment_kpis

@@ -14,7 +14,8 @@ import pytest
 from core import charts_cost as cc
 from core import charts_overview as co
 from core.charts import MAX_LINE_POINTS
-from core.cost_to_serve import cost_to_serve, cost_to_serve_by_segment, subsidies, whale_curve
+from core.cost_to_serve import cost_to_serve
+from core.cost_to_serve_analysis import cost_to_serve_by_segment, subsidies, whale_curve
 from core.versions import run_segmentation
 
 

@@ -14,14 +14,12 @@ from core.cost_to_serve import (
     activity_column,
     activity_columns,
     cost_to_serve,
-    cost_to_serve_by_segment,
     driver_column,
     driver_volumes,
     normalize_driver,
-    subsidies,
     volume_columns,
-    whale_curve,
 )
+from core.cost_to_serve_analysis import cost_to_serve_by_segment, subsidies, whale_curve
 from core.errors import SegplanError
 from core.features import compute_features
 from core.store import Store

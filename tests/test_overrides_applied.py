@@ -25,7 +25,8 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from core.cost_to_serve import cost_to_serve, cost_to_serve_by_segment
+from core.cost_to_serve import cost_to_serve
+from core.cost_to_serve_analysis import cost_to_serve_by_segment
 from core.kpi import line_kpis, segment_kpis
 from core.kpi_inventory import segment_inventory_turns
 from core.overrides import add_override, effective_assignments
