@@ -2,7 +2,7 @@
 
 Run: ``python -m bench monitor [--lines 1000000] [--repeat 5] [--overrides 1000]`` (or
 ``python bench/bench_monitor.py ...``). The order lines are the ingest benchmark's
-(`bench.ingest_features.generate_orders_csv`, cached under bench/out/), loaded by segplan's own
+(`bench.orders_csv.generate_orders_csv`, cached under bench/out/), loaded by segplan's own
 ``ingest_file`` into a temporary database. That file has no delivered quantity, weight or
 shipment, so a deterministic delivered quantity (about 8 % of lines short-shipped) and a
 weight per line are then written by one UPDATE, so that OTIF, fill rate and the per-kg driver
@@ -46,16 +46,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `core` and `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.ingest_features import (
-    CSV_COLUMNS,
-    DEFAULT_OUT_DIR,
-    DEFAULT_SEED,
-    _code_version,
-    _load,
-    _now,
-    _span,
-    generate_orders_csv,
-)
+from bench.common import _code_version, _load, _now, _span
+from bench.orders_csv import CSV_COLUMNS, DEFAULT_OUT_DIR, DEFAULT_SEED, generate_orders_csv
 
 DEFAULT_LINES = 1_000_000
 DEFAULT_REPEAT = 5

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from bench import ingest_features as bench
+from bench import orders_csv
+from bench.ingest_report import _print_totals_check
 
 SMOKE_ROWS = 20_000
 
@@ -36,24 +38,24 @@ def _segplan_is_stub(tmp_path: Path) -> bool:
 
 
 def test_generator_is_deterministic_and_cached(tmp_path: Path):
-    first, reused = bench.generate_orders_csv(300, tmp_path / "a", seed=7)
+    first, reused = orders_csv.generate_orders_csv(300, tmp_path / "a", seed=7)
     assert not reused
-    again, reused = bench.generate_orders_csv(300, tmp_path / "a", seed=7)
+    again, reused = orders_csv.generate_orders_csv(300, tmp_path / "a", seed=7)
     assert reused and again == first
-    other, _ = bench.generate_orders_csv(300, tmp_path / "b", seed=7)
+    other, _ = orders_csv.generate_orders_csv(300, tmp_path / "b", seed=7)
     digest = lambda p: hashlib.sha256(p.read_bytes()).hexdigest()  # noqa: E731
     assert digest(other) == digest(first)
 
     with first.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 300
-    assert tuple(rows[0]) == bench.CSV_COLUMNS
+    assert tuple(rows[0]) == orders_csv.CSV_COLUMNS
     assert len({r["order_id"] for r in rows}) == 100  # three lines per order
-    assert all(1 <= int(r["product_id"][1:]) <= bench.PRODUCT_COUNT for r in rows)
+    assert all(1 <= int(r["product_id"][1:]) <= orders_csv.PRODUCT_COUNT for r in rows)
     assert all("2024-01-01" <= r["order_date"] <= "2025-12-31" for r in rows)
     assert all(r["promised_date"] > r["order_date"] and float(r["quantity"]) >= 1 for r in rows)
 
-    different, _ = bench.generate_orders_csv(300, tmp_path / "c", seed=8)
+    different, _ = orders_csv.generate_orders_csv(300, tmp_path / "c", seed=8)
     assert digest(different) != digest(first)
 
 
@@ -89,9 +91,9 @@ def test_totals_disagreement_is_reported(capsys):
         "pandas": {"totals": totals},
         "duckdb": {"totals": {**totals, "revenue": 100.5}},
     }
-    assert bench._print_totals_check(results) is False
+    assert _print_totals_check(results) is False
     assert "totals check: DISAGREE (duckdb.revenue" in capsys.readouterr().out
-    assert bench._print_totals_check({"pandas": {"totals": totals}, "duckdb": {"totals": dict(totals)}}) is True
+    assert _print_totals_check({"pandas": {"totals": totals}, "duckdb": {"totals": dict(totals)}}) is True
 
 
 def test_unknown_contender_is_refused(tmp_path: Path):
