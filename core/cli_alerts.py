@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from core.cli import (
+from core.cli_common import (
     BUCKETS,
     DbOption,
     RequiredOutOption,

@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from core.cli import DbOption, ReasonOption, VersionOption, _open_store, _run, _write_csv, app
+from core.cli_common import DbOption, ReasonOption, VersionOption, _open_store, _run, _write_csv, app
 
 UserOption = Annotated[str, typer.Option("--user", help="Who acts (their account's role decides what they may do).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the outcome as one JSON object.")]

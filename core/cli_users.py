@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from core.cli import DbOption, ReasonOption, _open_store, _run, _write_csv, app
+from core.cli_common import DbOption, ReasonOption, _open_store, _run, _write_csv, app
 from core.errors import SegplanError
 
 user_app = typer.Typer(help="Accounts: add, list, change role, deactivate.", no_args_is_help=True)
