@@ -107,7 +107,7 @@ def whale_curve_chart(curve: pd.DataFrame, item_label: str = "customers", curren
 
     Kaplan & Narayanan (2001), "Measuring and managing customer profitability", Journal of Cost
     Management 15(5): the curve rises above 100 % while profitable items are added and falls
-    back to 100 % as the loss-making ones take their share away. ``curve``: `core.cost_to_serve.whale_curve`.
+    back to 100 % as the loss-making ones take their share away. ``curve``: `core.cost_to_serve_analysis.whale_curve`.
     """
     key = next(c for c in ("customer_id", "product_id") if c in curve.columns)
     peak = whale_peak(curve)
@@ -156,7 +156,7 @@ def _segment_order(by_segment: pd.DataFrame) -> list[str]:
 def cost_margin_chart(by_segment: pd.DataFrame, currency: str | None = None) -> alt.Chart:
     """Gross margin, cost to serve and profit per segment, side by side (horizontal bars).
 
-    ``by_segment``: `core.cost_to_serve.cost_to_serve_by_segment`; profit = gross margin - cost to serve.
+    ``by_segment``: `core.cost_to_serve_analysis.cost_to_serve_by_segment`; profit = gross margin - cost to serve.
     """
     long = by_segment.assign(segment_label=by_segment["segment_label"].astype(str)).melt(
         id_vars=["segment_label"], value_vars=list(_AMOUNT_NAMES), var_name="amount", value_name="value")
@@ -210,7 +210,7 @@ def subsidy_chart(flows: pd.DataFrame, currency: str | None = None) -> alt.Layer
     """Which segments subsidise which: a grid of profit-making segments (rows, who pays) against
     loss-making segments (columns, who is carried), coloured and labelled by the transfer.
 
-    ``flows``: `core.cost_to_serve.subsidies` (not empty: with no loss-making segment there is
+    ``flows``: `core.cost_to_serve_analysis.subsidies` (not empty: with no loss-making segment there is
     nothing to draw, and the page says so). Each loss is carried by the profits in proportion to them.
     """
     frame = flows.assign(from_segment_label=flows["from_segment_label"].astype(str),
