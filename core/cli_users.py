@@ -101,6 +101,20 @@ def user_list(ctx: typer.Context, db: DbOption = None) -> None:
     _run(body)
 
 
+def _change(ctx: typer.Context, db: Path | None, change: str, *args: str, by: str | None, reason: str | None,
+            done: str) -> None:
+    """Change an account with ``core.users.<change>(store, *args, by=, reason=)``; print ``done`` of the account."""
+
+    def body() -> None:
+        from core import users
+
+        with _open_store(ctx, db) as store:
+            account = getattr(users, change)(store, *args, by=by, reason=reason)
+        typer.echo(done.format(account=account))
+
+    _run(body)
+
+
 @user_app.command("set-role")
 def user_set_role(
     ctx: typer.Context,
@@ -111,15 +125,7 @@ def user_set_role(
     db: DbOption = None,
 ) -> None:
     """Change an account's role (the last active admin keeps theirs)."""
-
-    def body() -> None:
-        from core.users import set_role
-
-        with _open_store(ctx, db) as store:
-            account = set_role(store, name, role, by=by, reason=reason)
-        typer.echo(f"user {account.user_name} is now {account.role}")
-
-    _run(body)
+    _change(ctx, db, "set_role", name, role, by=by, reason=reason, done="user {account.user_name} is now {account.role}")
 
 
 @user_app.command("deactivate")
@@ -131,15 +137,7 @@ def user_deactivate(
     db: DbOption = None,
 ) -> None:
     """Stop an account from signing in; it is kept, since the audit trail names it."""
-
-    def body() -> None:
-        from core.users import deactivate
-
-        with _open_store(ctx, db) as store:
-            account = deactivate(store, name, by=by, reason=reason)
-        typer.echo(f"user {account.user_name} deactivated")
-
-    _run(body)
+    _change(ctx, db, "deactivate", name, by=by, reason=reason, done="user {account.user_name} deactivated")
 
 
 def _moment(text: str | None, option: str):
