@@ -35,6 +35,8 @@ from core.store import Store
 from core.users import require
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     import duckdb
     import pandas as pd
 
@@ -94,16 +96,26 @@ def submitter(cur: duckdb.DuckDBPyConnection, version_id: int) -> str | None:
 
 def decision(store: Store, version_id: int) -> dict[str, object]:
     """Who submitted and who approved (or restored) the version last, and when; None where not yet."""
-    cur = store.cursor()
-    vid, _, status = _version_row(cur, version_id)
-    out: dict[str, object] = {"version_id": vid, "status": status}
-    for key, actions in (("submitted", ("submitted",)), ("approved", ("approved", "restored"))):
-        row = cur.execute(
-            """SELECT user_name, event_at FROM segment_version_events
-               WHERE version_id = ? AND list_contains(?, action) ORDER BY event_at DESC LIMIT 1""",
-            [vid, list(actions)]).fetchone()
-        out[f"{key}_by"], out[f"{key}_at"] = (row[0], row[1]) if row else (None, None)
-    return out
+    vid, _, _ = _version_row(store.cursor(), version_id)
+    return decisions(store, [vid])[vid]
+
+
+def decisions(store: Store, version_ids: Iterable[int]) -> dict[int, dict[str, object]]:
+    """`decision` of several versions in one query (a page listing a level's versions), by id;
+    ids of no version are left out."""
+    ids = [int(v) for v in version_ids]
+    rows = store.cursor().execute(
+        """SELECT v.version_id, v.status,
+                  arg_max(e.user_name, e.event_at) FILTER (WHERE e.action = 'submitted'),
+                  max(e.event_at) FILTER (WHERE e.action = 'submitted'),
+                  arg_max(e.user_name, e.event_at) FILTER (WHERE e.action IN ('approved', 'restored')),
+                  max(e.event_at) FILTER (WHERE e.action IN ('approved', 'restored'))
+           FROM segment_versions v LEFT JOIN segment_version_events e ON e.version_id = v.version_id
+           WHERE list_contains($ids, v.version_id)
+           GROUP BY v.version_id, v.status""", {"ids": ids}).fetchall()
+    return {int(vid): {"version_id": int(vid), "status": str(status), "submitted_by": s_by, "submitted_at": s_at,
+                       "approved_by": a_by, "approved_at": a_at}
+            for vid, status, s_by, s_at, a_by, a_at in rows}
 
 
 def _move(cur: duckdb.DuckDBPyConnection, version_id: int, action: str, before: str, after: str, user: str,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core.approval import LOCKED, approval_history, approve, decision, reject, restore, submit
+from core.approval import LOCKED, approval_history, approve, decisions, reject, restore, submit
 from core.auth import can
 from core.errors import SegplanError
 from core.export import FINAL_STATES, draft_name, export_version
@@ -15,7 +15,7 @@ from core.overrides import add_override, carry_over_report, key_text, overrides,
 from core.users import LOCAL_ADMIN
 from core.versions import load_version, version_in_force
 from ui.controls import LEVEL_NAMES
-from ui.state import ensure_entry, get_store, saved_versions, user_errors
+from ui.state import ensure_entry, get_store, saved_versions, stop_with_info, user_errors
 
 ensure_entry()
 
@@ -85,10 +85,9 @@ with user_errors():
     versions = saved_versions()
 
 if versions.empty:
-    st.info("**No saved segmentation yet.** Versions are approved here once saved: segment the items on the "
-            "Segment page and save the result as a version.", icon=":material/info:")
-    st.page_link("pages/segment.py", label="Segment items", icon=":material/hub:")
-    st.stop()
+    stop_with_info("**No saved segmentation yet.** Versions are approved here once saved: segment the items on the "
+                   "Segment page and save the result as a version.",
+                   ("pages/segment.py", "Segment items", ":material/hub:"))
 
 # -- level and its versions -------------------------------------------------------------------
 levels = [level for level in LEVEL_NAMES if (versions["level"] == level).any()]
@@ -98,7 +97,7 @@ level = level or levels[0]
 of_level = versions[versions["level"] == level].reset_index(drop=True)
 with user_errors():
     in_force = version_in_force(store, level)
-    decided = {int(v): decision(store, int(v)) for v in of_level["version_id"]}
+    decided = decisions(store, of_level["version_id"])
 
 if in_force is None:
     st.warning(f"**No {LEVEL_NAMES[level]} version is in force yet.** Submit a version and have an approver "

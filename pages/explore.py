@@ -5,7 +5,7 @@ import streamlit as st
 from core.features import feature_catalog, key_columns
 from ui.controls import ITEM_NAMES, LEVEL_NAMES, item_controls
 from ui.auth import mask_money, masked_config
-from ui.state import classified, ensure_entry, features, get_store, user_errors
+from ui.state import classified, ensure_entry, features, get_store, stop_with_info, user_errors
 
 ensure_entry()
 
@@ -43,10 +43,9 @@ with user_errors():
     order_lines = store.table_counts()["orders"]
 
 if order_lines == 0:
-    st.info("**No orders loaded yet, so there is nothing to explore.** Load your order history on the Data page, "
-            "or build a sample database with `segplan init --sample`.", icon=":material/info:")
-    st.page_link("pages/data.py", label="Load data", icon=":material/upload_file:")
-    st.stop()
+    stop_with_info("**No orders loaded yet, so there is nothing to explore.** Load your order history on the Data page, "
+                   "or build a sample database with `segplan init --sample`.",
+                   ("pages/data.py", "Load data", ":material/upload_file:"))
 
 with user_errors(), st.spinner(f"Computing features and classes per {LEVEL_NAMES[level]}…", show_time=True):
     classes = classified(level, measure, bucket, (abc_a_pct / 100, abc_b_pct / 100), (xyz_x, xyz_y),

@@ -17,7 +17,7 @@ from core.kpi import line_kpis, segment_kpis
 from core.kpi_targets import SERVICE_KPIS, segment_targets
 from core.versions import version_in_force
 from ui.controls import ITEM_NAMES, LEVEL_NAMES
-from ui.state import CACHE_TTL, data_version, ensure_entry, version_stamp, get_store, kpi_report, saved_versions, user_errors
+from ui.state import CACHE_TTL, data_version, ensure_entry, version_stamp, get_store, kpi_report, saved_versions, stop_with_info, user_errors
 
 ensure_entry()
 
@@ -86,16 +86,14 @@ with user_errors():
     store = get_store()
     counts = store.table_counts()
 if not counts.get("orders"):
-    st.info("**No orders loaded yet.** The monitor needs order lines with delivery dates.", icon=":material/info:")
-    st.page_link("pages/data.py", label="Load data", icon=":material/upload_file:")
-    st.stop()
+    stop_with_info("**No orders loaded yet.** The monitor needs order lines with delivery dates.",
+                   ("pages/data.py", "Load data", ":material/upload_file:"))
 with user_errors():
     versions = saved_versions()
 if versions.empty:
-    st.info("**No saved segmentation yet.** The monitor follows the segments of a saved version: segment the items "
-            "on the Segment page and save the result.", icon=":material/info:")
-    st.page_link("pages/segment.py", label="Segment items", icon=":material/hub:")
-    st.stop()
+    stop_with_info("**No saved segmentation yet.** The monitor follows the segments of a saved version: segment the items "
+                   "on the Segment page and save the result.",
+                   ("pages/segment.py", "Segment items", ":material/hub:"))
 
 # -- controls (sidebar) -------------------------------------------------------------------------
 saved_levels = [level for level in LEVELS if (versions["level"] == level).any()]

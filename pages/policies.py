@@ -26,6 +26,7 @@ from ui.state import (
     saved_version,
     saved_versions,
     show_error,
+    stop_with_info,
     user_errors,
     version_is_current,
     version_policies,
@@ -55,10 +56,9 @@ with user_errors():
     versions = saved_versions()
 
 if versions.empty:
-    st.info("**No saved segmentation yet.** Policies are set per segment of a saved version: segment the "
-            "products on the Segment page (level *product*) and save the result.", icon=":material/info:")
-    st.page_link("pages/segment.py", label="Segment items", icon=":material/hub:")
-    st.stop()
+    stop_with_info("**No saved segmentation yet.** Policies are set per segment of a saved version: segment the "
+                   "products on the Segment page (level *product*) and save the result.",
+                   ("pages/segment.py", "Segment items", ":material/hub:"))
 
 # -- controls (sidebar) -------------------------------------------------------------------
 ids = [int(v) for v in versions["version_id"]]

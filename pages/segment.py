@@ -22,6 +22,7 @@ from ui.state import (
     segmentation,
     segmentation_items,
     show_error,
+    stop_with_info,
     user_errors,
     weighted_matrix,
     window_stability,
@@ -91,10 +92,9 @@ with user_errors():
     order_lines = store.table_counts()["orders"]
 
 if order_lines == 0:
-    st.info("**No orders loaded yet, so there is nothing to segment.** Load your order history on the Data page, "
-            "or build a sample database with `segplan init --sample`.", icon=":material/info:")
-    st.page_link("pages/data.py", label="Load data", icon=":material/upload_file:")
-    st.stop()
+    stop_with_info("**No orders loaded yet, so there is nothing to segment.** Load your order history on the Data page, "
+                   "or build a sample database with `segplan init --sample`.",
+                   ("pages/data.py", "Load data", ":material/upload_file:"))
 
 if clustering and not settings["features"]:
     st.warning("**Choose at least one feature** in the sidebar to cluster on.", icon=":material/warning:")

@@ -48,6 +48,26 @@ def test_draft_is_submitted_then_approved_by_another_person(team):
     assert decided["approved_at"] >= decided["submitted_at"]
 
 
+
+def test_decisions_of_several_versions_in_one_call_are_each_latest_submitter_and_approver(team):
+    draft, resubmitted, approved = (save_rules_version(team, ITEMS) for _ in range(3))
+    approval.submit(team, resubmitted, "pat")
+    approval.reject(team, resubmitted, "anna", "too coarse")
+    approval.submit(team, resubmitted, "ada")
+    approval.submit(team, approved, "pat")
+    approval.approve(team, approved, "anna")
+    decided = approval.decisions(team, [draft, resubmitted, approved, 999])
+    assert sorted(decided) == sorted([draft, resubmitted, approved])   # no version 999: left out
+    assert decided[draft] == {"version_id": draft, "status": "draft", "submitted_by": None, "submitted_at": None,
+                              "approved_by": None, "approved_at": None}
+    assert (decided[resubmitted]["status"], decided[resubmitted]["submitted_by"]) == ("submitted", "ada")
+    assert decided[resubmitted]["approved_by"] is None
+    assert (decided[approved]["submitted_by"], decided[approved]["approved_by"]) == ("pat", "anna")
+    for v in (draft, resubmitted, approved):
+        assert approval.decision(team, v) == decided[v]
+    with pytest.raises(SegplanError, match="version 999 does not exist"):
+        approval.decision(team, 999)
+
 def test_reject_needs_a_reason_and_a_rejected_version_can_be_submitted_again(team):
     v = save_rules_version(team, ITEMS)
     approval.submit(team, v, "pat")

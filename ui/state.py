@@ -171,6 +171,15 @@ def show_error(err: SegplanError) -> None:
     st.error(f"**{err.message}**" + (f"\n\n{err.hint}" if err.hint else ""), icon=":material/error:")
 
 
+def stop_with_info(message: str, link: tuple[str, str, str] | None) -> None:
+    """The page has nothing to show yet: say why (``message``, markdown), link to the page that
+    fixes it (``link``: page file, label, icon; None for no link) and end the run."""
+    st.info(message, icon=":material/info:")
+    if link is not None:
+        st.page_link(link[0], label=link[1], icon=link[2])
+    st.stop()
+
+
 @contextmanager
 def user_errors(stop: bool = True) -> Iterator[None]:
     """Show a SegplanError raised inside as st.error (never a traceback); stop the page if asked."""
