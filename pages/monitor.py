@@ -130,7 +130,7 @@ if version_id != in_force:
 
 with user_errors(), st.spinner("Counting delivery KPIs per segment…"):
     version_key = data_version(store)
-    kpis = _kpis(store, str(store.path), version_stamp(store, version_id), version_id, bucket)
+    kpis = _kpis(store, str(store.path), version_stamp(store, version_id, data=version_key), version_id, bucket)
     through = _last_complete(store, str(store.path), version_key, bucket)
     targets = segment_targets(store, version_id)
     points = alerts.chart_points(kpis, alerts.CONTROL_KPIS, through=through)
@@ -286,7 +286,7 @@ with charts_tab:
 with alerts_tab:
     st.subheader("Items drifting toward a segment boundary")
     with user_errors(stop=False), st.spinner("Measuring today's items against the version's segments…"):
-        margins = _margins(store, str(store.path), data_version(store), version_id)
+        margins = _margins(store, str(store.path), version_key, version_id)
         drift = alerts.boundary_alerts(store, version_id, margins=margins)
         role = st.session_state.get("role", "admin")
         if can(role, "segment"):

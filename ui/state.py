@@ -145,12 +145,13 @@ def data_version(store: Store) -> str:
     return version(store)
 
 
-def version_stamp(store: Store, *version_ids: int) -> str:
+def version_stamp(store: Store, *version_ids: int, data: str | None = None) -> str:
     """Cache key of figures that follow a version's segments: the data's version plus the versions'
-    renames, policies, overrides (and today, for expiries) and status (core.versions.version_stamp)."""
+    renames, policies, overrides (and today, for expiries) and status (core.versions.version_stamp).
+    ``data``: the `data_version` the run has read already (it counts every table's rows)."""
     from core.versions import version_stamp as stamp
 
-    return data_version(store) + "|" + stamp(store, *version_ids)
+    return (data_version(store) if data is None else data) + "|" + stamp(store, *version_ids)
 
 
 def acting_user() -> str | None:
