@@ -136,7 +136,7 @@ with user_errors(), st.spinner("Counting delivery KPIs per segment…"):
     points = alerts.chart_points(kpis, alerts.CONTROL_KPIS, through=through)
 with user_errors(), st.spinner("Scoring forecast accuracy and inventory turns per segment (backtests every product "
                                "once per period: a few seconds the first time)…"):
-    report = kpi_report(version_id, bucket)
+    report = kpi_report(version_id, bucket, data=version_key)
     planning = pd.concat([planning_points(report.table, name, through=through) for name in PLANNING_KPIS],
                          ignore_index=True)
 #: why forecast accuracy or inventory turns are empty, per KPI ('' when they have values)

@@ -552,14 +552,14 @@ def _kpi_report(db_path: str, version: str, version_id: int, bucket: str) -> Any
     return report(_open_store(db_path), version_id, bucket)
 
 
-def kpi_report(version_id: int, bucket: str) -> Any:
+def kpi_report(version_id: int, bucket: str, data: str | None = None) -> Any:
     """The version's monitoring table (`core.kpi_report.KpiReport`: delivery KPIs, forecast accuracy,
     inventory turns per segment and period), cached per data version and the version's stamp: a
     saved policy changes the forecast methods and an override (added, withdrawn, expired) moves an
     item, neither changing the data. Takes seconds the first time: forecast accuracy backtests
-    every product once per scored period."""
+    every product once per scored period. ``data``: the run's `data_version`, when read already."""
     store = get_store()
-    return _kpi_report(str(store.path), version_stamp(store, version_id), int(version_id), bucket)
+    return _kpi_report(str(store.path), version_stamp(store, version_id, data=data), int(version_id), bucket)
 
 
 @st.cache_data(max_entries=8, ttl=CACHE_TTL, show_spinner=False)
