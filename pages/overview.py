@@ -120,7 +120,7 @@ with st.sidebar:
                       help="KPIs per week (Monday to Sunday) or calendar month of the order date.")
 
 with user_errors(), st.spinner("Measuring delivery KPIs…"):
-    segments_stamp = version_stamp(store, version_id)   # moves with overrides and policy edits too
+    segments_stamp = version_stamp(store, version_id, data=stamp)   # moves with overrides and policy edits too
     kpis = _kpis(str(store.path), segments_stamp, version_id, bucket)
     targets = _targets(str(store.path), segments_stamp, version_id)
 
@@ -198,7 +198,7 @@ st.subheader("Forecast accuracy and inventory turns")
 try:
     with st.spinner("Scoring forecast accuracy and inventory turns (a backtest per period: a few seconds the first "
                     "time)…"):
-        report = kpi_report(version_id, bucket)
+        report = kpi_report(version_id, bucket, data=stamp)
 except SegplanError as err:
     show_error(err)
 else:
@@ -260,7 +260,7 @@ elif not can_see_money():
             icon=":material/visibility_off:")
 else:
     try:
-        by_segment = _cost_by_segment(str(store.path), version_stamp(store, version_id), level, version_id)
+        by_segment = _cost_by_segment(str(store.path), segments_stamp, level, version_id)
     except SegplanError as err:
         show_error(err)
     else:
