@@ -287,6 +287,14 @@ def _empty_margins(keys: list[str]) -> pd.DataFrame:
         "nearest_segment": pd.Series(dtype=object), "nearest_segment_label": pd.Series(dtype=object)})
 
 
+def margin_definition(method: str) -> str:
+    """What the relative margin of `boundary_margins` measures for a version of ``method``, in words."""
+    if method == "nine_box":
+        return ("distance to the nearest neighbouring class minus distance to its own, in widths of the middle "
+                "ABC band (share) and XYZ band (log CV)")
+    return "(distance to the nearest other centre - distance to its own) / the median distance to its own centre"
+
+
 def boundary_margins(store: Store, version_id: int) -> pd.DataFrame:
     """Saved and current relative margin of every item of a clustering or nine-box version still in the data.
 

@@ -310,11 +310,8 @@ with alerts_tab:
             }), hide_index=True, width="stretch", key="mon_drift")
         cleared = drift[drift["change"] == "cleared"]
         new_items = int(drift.attrs.get("new_items", 0))
-        margin_words = ("distance to the nearest neighbouring class minus distance to its own, in widths of the "
-                        "middle ABC band (share) and XYZ band (log CV)"
-                        if at_level.loc[at_level["version_id"] == version_id, "method"].iloc[0] == "nine_box" else
-                        "(distance to the nearest other centre - distance to its own) / the median distance to "
-                        "its own centre")
+        margin_words = alerts.margin_definition(
+            str(at_level.loc[at_level["version_id"] == version_id, "method"].iloc[0]))
         st.caption(f"Relative margin = {margin_words}; 0 is the boundary. An item alerts below {alerts.ENTER_MARGIN:g} once it "
                    f"fell at least {alerts.MIN_DROP:g} since the version, and clears above "
                    f"{alerts.ENTER_MARGIN + alerts.DEAD_BAND:g}."

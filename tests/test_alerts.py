@@ -332,3 +332,10 @@ def test_a_nine_box_version_saved_before_it_kept_distances_gets_them_from_its_sa
     margins = alerts.boundary_margins(tiny, version.version_id).set_index("product_id")
     assert np.allclose(margins["saved_relative_margin"], saved.loc[margins.index])
     assert alerts.boundary_alerts(tiny, version.version_id).empty  # items already near a cut-off have not drifted
+
+
+def test_the_margin_is_described_per_kind_of_version():
+    nine_box = alerts.margin_definition("nine_box")
+    assert "ABC band" in nine_box and "XYZ band" in nine_box
+    for method in ("kmeans", "hierarchical", "hdbscan", "gmm"):
+        assert alerts.margin_definition(method).endswith("the median distance to its own centre")

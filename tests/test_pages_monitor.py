@@ -184,6 +184,7 @@ def test_a_drifting_item_is_listed_and_its_alert_recorded(tiny_db: Path):
     assert list(drift["product_id"]) == [moved]
     assert drift["current relative margin"].iloc[0] < 0
     assert any("Recorded 1 alert change(s)" in c.value for c in at.caption)
+    assert any(c.value.startswith("Relative margin = (distance to the nearest other centre") for c in at.caption)
     again = open_page()  # a refresh records nothing new; the item is still listed, alerted earlier
     assert list(table_with(again, "since")["since"]) == ["earlier"]
     assert not any("Recorded" in c.value for c in again.caption)
