@@ -19,7 +19,7 @@ from core.versions import version_in_force
 from ui.auth import can_see_money
 from ui.controls import LEVEL_NAMES
 from ui.state import (CACHE_TTL, data_version, ensure_entry, version_stamp, get_store, kpi_report, saved_versions, show_error,
-                      user_errors)
+                      stop_with_info, user_errors)
 
 ensure_entry()
 
@@ -75,10 +75,9 @@ with user_errors():
     history = orders_summary(store)
 
 if versions.empty:
-    st.info("**No saved segmentation yet.** The overview follows the segments of a version: segment the items on "
-            "the Segment page and save the result (and have it approved to put it in force).", icon=":material/info:")
-    st.page_link("pages/segment.py", label="Segment items", icon=":material/hub:")
-    st.stop()
+    stop_with_info("**No saved segmentation yet.** The overview follows the segments of a version: segment the "
+                   "items on the Segment page and save the result (and have it approved to put it in force).",
+                   ("pages/segment.py", "Segment items", ":material/hub:"))
 
 levels = [lv for lv in charts.LEVEL_ORDER if lv in set(versions["level"])]
 with user_errors():
