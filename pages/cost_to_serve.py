@@ -13,7 +13,7 @@ from core.overview import table_head
 from core.versions import version_in_force
 from ui.auth import can_see_money, mask_money
 from ui.controls import ITEM_NAMES, LEVEL_NAMES
-from ui.state import CACHE_TTL, data_version, ensure_entry, version_stamp, get_store, saved_versions, show_error, user_errors
+from ui.state import CACHE_TTL, data_version, ensure_entry, version_stamp, get_store, saved_versions, show_error, stop_with_info, user_errors
 
 ensure_entry()
 
@@ -68,11 +68,9 @@ with user_errors():
 role = st.session_state.get("role", "admin")
 
 if counts["orders"] == 0:
-    st.info("**No orders loaded yet, so there is nothing to cost.** Load your order history (and a cost_rates file) "
-            "on the Data page, or build a sample database with `segplan init --sample`.", icon=":material/info:")
-    if can(role, "ingest"):
-        st.page_link("pages/data.py", label="Load data", icon=":material/upload_file:")
-    st.stop()
+    stop_with_info("**No orders loaded yet, so there is nothing to cost.** Load your order history (and a "
+                   "cost_rates file) on the Data page, or build a sample database with `segplan init --sample`.",
+                   ("pages/data.py", "Load data", ":material/upload_file:") if can(role, "ingest") else None)
 
 # -- controls (sidebar) -------------------------------------------------------------------
 with user_errors():
