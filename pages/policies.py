@@ -4,6 +4,7 @@ import streamlit as st
 
 from core import charts_policy as charts
 from core.allocation_demo import DEMO_STOCK_SHARE, DEMO_WEEKS
+from core.approval import LOCKED
 from core.errors import SegplanError
 from core.policy import (
     FORECAST_METHODS,
@@ -145,8 +146,13 @@ except SegplanError as err:
     show_error(err)
 changes = charts.policy_changes(saved, edited, labels)
 
+# a submitted or approved version is locked (core.approval): edits stay a what-if, saving is for drafts
+locked = version.status in LOCKED
+if locked:
+    st.info(f"Version {version_id} is {version.status}: its policies are locked, so edits here only show what "
+            "they would do. Save a new version on the Segment page to change them.", icon=":material/lock:")
 save_column, changes_column = st.columns([1, 3])
-if save_column.button("Save policies", type="primary", icon=":material/save:", disabled=changes.empty):
+if save_column.button("Save policies", type="primary", icon=":material/save:", disabled=changes.empty or locked):
     with user_errors(), st.spinner("Saving the policies…"):
         save_version_policies(version_id, edited)
     st.session_state[f"pol_saves:{version_id}"] = st.session_state.get(f"pol_saves:{version_id}", 0) + 1

@@ -179,3 +179,22 @@ def test_forecast_errors_and_eoq_replan_without_error(tiny_db: Path):
     no_exception(at)
     plan = frame_with(at, "reorder_point")
     assert set(plan.loc[plan["segment_label"] == "AX", "order_quantity_source"]) <= {"eoq", "moq"}
+
+
+def test_an_approved_version_keeps_edits_as_a_what_if_and_cannot_be_saved(tiny_db: Path):
+    from core.approval import approve, submit
+
+    with Store(tiny_db) as store:
+        submit(store, 1, "pat")
+        approve(store, 1, "anna")
+    at = open_page()
+    no_exception(at)
+    assert any("Version 1 is approved: its policies are locked" in info.value for info in at.info)
+    rows = policy_table(at)
+    position = int(rows.index[rows["segment_label"] == "BY"][0])
+    at.session_state["pol_editor:1:0"] = {"edited_rows": {position: {"service_level": 0.99}},
+                                          "added_rows": [], "deleted_rows": []}
+    at.run()
+    no_exception(at)
+    assert "1 unsaved change(s)" in texts(at)          # the what-if still shows
+    assert by_label(at.button, "Save policies").disabled
